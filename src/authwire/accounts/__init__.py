@@ -1,0 +1,1 @@
+"""Auth accounts: the kinds of credentials, their presets and their rules."""

@@ -1,0 +1,332 @@
+"""Creating, changing and reading auth accounts, with DESIGN.md's rules:
+
+- secrets are encrypted together in `secrets_enc` and never read back out;
+- changing the client ID, an endpoint, the issuer or the tenant clears the
+  tokens (they belong to another grant now) and the account is no longer
+  active; changing the scope asks for a new authorization;
+- only an authorized account can be made active.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from authwire.accounts.kinds import AccountKind, AccountStatus
+from authwire.accounts.presets import (
+    default_client_auth_method,
+    effective_scope,
+    endpoints_for,
+)
+from authwire.accounts.schemas import (
+    SECRET_FIELDS,
+    AuthAccountCreate,
+    AuthAccountOut,
+    AuthAccountUpdate,
+    TokenSetOut,
+)
+from authwire.accounts.validation import (
+    KIND_FIELDS,
+    account_problems,
+    normalize_scope,
+)
+from authwire.db.models import AuthAccount
+from authwire.db.types import utcnow
+from authwire.errors import ConflictError, InvalidInputError, NotFoundError
+from authwire.secrets import Keyring, Secret
+from authwire.settings import Settings
+
+log = logging.getLogger(__name__)
+
+# Changing one of these means the tokens were granted to something else.
+IDENTITY_FIELDS = (
+    "client_id",
+    "issuer",
+    "authorization_endpoint",
+    "token_endpoint",
+    "tenant",
+)
+
+_PLAIN_FIELDS = tuple(sorted(KIND_FIELDS - set(SECRET_FIELDS)))
+
+
+def read_secrets(keyring: Keyring, account: AuthAccount) -> dict[str, Secret]:
+    if not account.secrets_enc:
+        return {}
+    values: dict[str, str] = json.loads(keyring.decrypt(account.secrets_enc))
+    return {name: Secret(value) for name, value in values.items()}
+
+
+def _write_secrets(
+    keyring: Keyring, account: AuthAccount, values: dict[str, str]
+) -> None:
+    account.secrets_enc = keyring.encrypt(json.dumps(values)) if values else None
+
+
+def _clean(value: Any) -> Any:
+    if isinstance(value, str):
+        value = value.strip()
+        return value or None
+    return value
+
+
+def _settings_of(account: AuthAccount) -> dict[str, Any]:
+    return {field: getattr(account, field) for field in _PLAIN_FIELDS}
+
+
+def _check(
+    kind: AccountKind,
+    plain: dict[str, Any],
+    secrets: dict[str, str],
+    settings: Settings,
+) -> None:
+    values = {**plain, **{name: True for name in secrets}}
+    problems = account_problems(kind, values, allow_http=settings.allow_http_endpoints)
+    if problems:
+        first = next(iter(problems.items()))
+        raise InvalidInputError(
+            f"The auth account is not valid: {first[0]} {first[1]}", problems
+        )
+
+
+def _apply_scope(plain: dict[str, Any]) -> None:
+    if plain.get("scope"):
+        plain["scope"] = normalize_scope(plain["scope"])
+
+
+async def get_account(
+    session: AsyncSession, application_id: int, account_id: int
+) -> AuthAccount:
+    account = await session.get(AuthAccount, account_id)
+    if account is None or account.application_id != application_id:
+        raise NotFoundError(
+            f"Application {application_id} has no auth account {account_id}."
+        )
+    return account
+
+
+async def list_accounts(
+    session: AsyncSession, application_id: int
+) -> list[AuthAccount]:
+    rows = await session.scalars(
+        select(AuthAccount)
+        .where(AuthAccount.application_id == application_id)
+        .order_by(AuthAccount.name)
+    )
+    return list(rows)
+
+
+async def _ensure_unique_name(
+    session: AsyncSession, application_id: int, name: str, own_id: int | None = None
+) -> None:
+    query = select(AuthAccount.id).where(
+        AuthAccount.application_id == application_id, AuthAccount.name == name
+    )
+    existing = await session.scalar(query)
+    if existing is not None and existing != own_id:
+        raise ConflictError(
+            f"This application already has an auth account named {name!r}; "
+            "choose another name."
+        )
+
+
+async def create_account(
+    session: AsyncSession,
+    keyring: Keyring,
+    settings: Settings,
+    application_id: int,
+    data: AuthAccountCreate,
+) -> AuthAccount:
+    kind = data.kind
+    given = data.model_dump(exclude_unset=True)
+    plain = {field: _clean(given.get(field)) for field in _PLAIN_FIELDS}
+    _apply_scope(plain)
+    secrets = {
+        name: given[name] for name in SECRET_FIELDS if given.get(name) not in (None, "")
+    }
+    if kind.is_oauth and plain.get("token_endpoint_auth_method") is None:
+        plain["token_endpoint_auth_method"] = default_client_auth_method(kind)
+    if kind is AccountKind.API_KEY and plain.get("api_key_location") is None:
+        plain["api_key_location"] = "header"
+    _check(kind, plain, secrets, settings)
+
+    # Static credentials are usable as soon as they are complete; OAuth
+    # accounts wait for Generate (or, for client credentials, a first token).
+    status = AccountStatus.NOT_AUTHORIZED if kind.is_oauth else AccountStatus.AUTHORIZED
+    if data.active and status is not AccountStatus.AUTHORIZED:
+        raise InvalidInputError.for_field("active", _activation_problem())
+
+    name = data.name.strip()
+    await _ensure_unique_name(session, application_id, name)
+    account = AuthAccount(
+        application_id=application_id,
+        name=name,
+        description=(data.description or "").strip(),
+        kind=kind.value,
+        status=status.value,
+        active=bool(data.active) if data.active is not None else not kind.is_oauth,
+        status_changed_at=utcnow(),
+        **plain,
+    )
+    _write_secrets(keyring, account, secrets)
+    session.add(account)
+    await session.flush()
+    log.info(
+        "auth account %s (%s) created in application %s",
+        account.id,
+        kind.value,
+        application_id,
+    )
+    return account
+
+
+def _activation_problem() -> str:
+    return (
+        "can be turned on only when the account is authorized: generate the "
+        "tokens first (the Generate button, or POST .../authorization), then "
+        "make the account active."
+    )
+
+
+async def update_account(
+    session: AsyncSession,
+    keyring: Keyring,
+    settings: Settings,
+    account: AuthAccount,
+    data: AuthAccountUpdate,
+) -> AuthAccount:
+    kind = AccountKind(account.kind)
+    given = data.model_dump(exclude_unset=True)
+    if given.get("kind") not in (None, kind):
+        raise InvalidInputError.for_field(
+            "kind",
+            f"cannot be changed from {kind.value}; create a new auth account "
+            "of the other kind instead.",
+        )
+
+    before = _settings_of(account)
+    plain = dict(before)
+    for field in _PLAIN_FIELDS:
+        if field in given:
+            plain[field] = _clean(given[field])
+    _apply_scope(plain)
+    secrets = {name: s.reveal() for name, s in read_secrets(keyring, account).items()}
+    for name in SECRET_FIELDS:
+        if given.get(name) not in (None, ""):
+            secrets[name] = given[name]
+    _check(kind, plain, secrets, settings)
+
+    if "name" in given and given["name"] is not None:
+        name = given["name"].strip()
+        await _ensure_unique_name(session, account.application_id, name, account.id)
+        account.name = name
+    if "description" in given:
+        account.description = (given["description"] or "").strip()
+
+    changed = {field for field in _PLAIN_FIELDS if plain[field] != before[field]}
+    for field in changed:
+        setattr(account, field, plain[field])
+    _write_secrets(keyring, account, secrets)
+
+    identity_changed = changed.intersection(IDENTITY_FIELDS)
+    if kind.is_oauth and identity_changed:
+        clear_tokens(account)
+        log.info(
+            "auth account %s: %s changed, tokens cleared",
+            account.id,
+            ", ".join(sorted(identity_changed)),
+        )
+    elif kind.is_oauth and "scope" in changed and account.token_set is not None:
+        account.generation += 1
+        set_status(
+            account,
+            AccountStatus.NEEDS_REAUTHORIZATION,
+            f"The scope changed from {before['scope'] or '(none)'!r} to "
+            f"{plain['scope'] or '(none)'!r}; generate new tokens so that the "
+            "provider grants it.",
+        )
+
+    if given.get("active") is not None:
+        wanted = bool(given["active"])
+        if wanted and not account.active and account.status != AccountStatus.AUTHORIZED:
+            raise InvalidInputError.for_field("active", _activation_problem())
+        account.active = wanted
+
+    await session.flush()
+    return account
+
+
+def set_status(account: AuthAccount, status: AccountStatus, reason: str | None) -> None:
+    account.status = status.value
+    account.status_reason = reason
+    account.status_changed_at = utcnow()
+
+
+def clear_tokens(account: AuthAccount) -> None:
+    """Forget the grant: tokens go, pending authorizations become stale."""
+    account.token_set = None
+    account.generation += 1
+    account.active = False
+    set_status(account, AccountStatus.NOT_AUTHORIZED, None)
+
+
+def account_out(
+    account: AuthAccount, settings: Settings, keyring: Keyring
+) -> AuthAccountOut:
+    kind = AccountKind(account.kind)
+    endpoints = endpoints_for(account) if kind.is_oauth else None
+    token = account.token_set
+    secrets_held = set(read_secrets(keyring, account))
+    return AuthAccountOut(
+        id=account.id,
+        application_id=account.application_id,
+        name=account.name,
+        description=account.description,
+        kind=kind,
+        active=account.active,
+        status=AccountStatus(account.status),
+        status_reason=account.status_reason,
+        status_changed_at=account.status_changed_at,
+        client_id=account.client_id,
+        issuer=endpoints.issuer if endpoints else None,
+        authorization_endpoint=endpoints.authorization_endpoint if endpoints else None,
+        token_endpoint=endpoints.token_endpoint if endpoints else None,
+        revocation_endpoint=endpoints.revocation_endpoint if endpoints else None,
+        scope=account.scope,
+        effective_scope=effective_scope(kind, account.scope) if kind.is_oauth else None,
+        tenant=account.tenant,
+        token_endpoint_auth_method=account.token_endpoint_auth_method,  # type: ignore[arg-type]
+        username=account.username,
+        api_key_name=account.api_key_name,
+        api_key_location=account.api_key_location,  # type: ignore[arg-type]
+        has_client_secret="client_secret" in secrets_held,
+        has_password="password" in secrets_held,
+        has_api_key="api_key" in secrets_held,
+        has_bearer_token="bearer_token" in secrets_held,
+        redirect_uri=settings.redirect_uri if kind.uses_authorization_code else None,
+        javascript_origin=(
+            settings.javascript_origin if kind.uses_authorization_code else None
+        ),
+        token=None
+        if token is None
+        else TokenSetOut(
+            token_type=token.token_type,
+            expires_at=token.expires_at,
+            scope=token.scope,
+            has_access_token=True,
+            has_refresh_token=token.refresh_token_enc is not None,
+            obtained_at=token.obtained_at,
+            authorized_by=token.authorized_by.username if token.authorized_by else None,
+            authorized_at=token.authorized_at,
+            refresh_count=token.refresh_count,
+            last_refresh_at=token.last_refresh_at,
+            last_refresh_error=token.last_refresh_error,
+            last_refresh_error_at=token.last_refresh_error_at,
+        ),
+        created_at=account.created_at,
+        updated_at=account.updated_at,
+    )

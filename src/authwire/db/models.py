@@ -1,0 +1,196 @@
+"""The tables. Columns ending in `_enc` hold Fernet ciphertext (see
+`authwire.secrets`); nothing secret is ever stored in any other column.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import (
+    Boolean,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+from authwire.db.types import UTCDateTime, utcnow
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+class User(Base):
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(150), unique=True)
+    password_hash: Mapped[str | None] = mapped_column(String(255))
+    is_superuser: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class ApiToken(Base):
+    """A personal API token; only its SHA-256 digest is stored."""
+
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(100))
+    token_digest: Mapped[str] = mapped_column(String(64), unique=True)
+    prefix: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    user: Mapped[User] = relationship(lazy="joined")
+
+
+class Application(Base):
+    __tablename__ = "applications"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    description: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class ApplicationAdmin(Base):
+    """A user granted the administration of one application."""
+
+    __tablename__ = "application_admins"
+
+    application_id: Mapped[int] = mapped_column(
+        ForeignKey("applications.id", ondelete="CASCADE"), primary_key=True
+    )
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
+
+
+class AuthAccount(Base):
+    __tablename__ = "auth_accounts"
+    __table_args__ = (UniqueConstraint("application_id", "name"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    application_id: Mapped[int] = mapped_column(
+        ForeignKey("applications.id", ondelete="CASCADE"), index=True
+    )
+    name: Mapped[str] = mapped_column(String(200))
+    description: Mapped[str] = mapped_column(Text, default="")
+    kind: Mapped[str] = mapped_column(String(40))
+    active: Mapped[bool] = mapped_column(Boolean, default=False)
+    status: Mapped[str] = mapped_column(String(40))
+    status_reason: Mapped[str | None] = mapped_column(Text)
+    status_changed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    # OAuth 2.0 settings (NULL for the kinds that do not use them).
+    client_id: Mapped[str | None] = mapped_column(String(500))
+    issuer: Mapped[str | None] = mapped_column(String(2000))
+    authorization_endpoint: Mapped[str | None] = mapped_column(String(2000))
+    token_endpoint: Mapped[str | None] = mapped_column(String(2000))
+    revocation_endpoint: Mapped[str | None] = mapped_column(String(2000))
+    scope: Mapped[str | None] = mapped_column(Text)
+    tenant: Mapped[str | None] = mapped_column(String(200))
+    token_endpoint_auth_method: Mapped[str | None] = mapped_column(String(40))
+
+    # Basic and API key settings.
+    username: Mapped[str | None] = mapped_column(String(500))
+    api_key_name: Mapped[str | None] = mapped_column(String(200))
+    api_key_location: Mapped[str | None] = mapped_column(String(10))
+
+    # Every secret of the account, as one encrypted JSON object.
+    secrets_enc: Mapped[str | None] = mapped_column(Text)
+
+    # Bumped whenever the settings that identify the grant change; an
+    # authorization started under an older generation is refused.
+    generation: Mapped[int] = mapped_column(Integer, default=1)
+
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(
+        UTCDateTime, default=utcnow, onupdate=utcnow
+    )
+
+    token_set: Mapped[TokenSet | None] = relationship(
+        lazy="selectin", cascade="all, delete-orphan", passive_deletes=True
+    )
+
+
+class TokenSet(Base):
+    """The tokens of one OAuth account; one row per account, locked to refresh."""
+
+    __tablename__ = "token_sets"
+
+    account_id: Mapped[int] = mapped_column(
+        ForeignKey("auth_accounts.id", ondelete="CASCADE"), primary_key=True
+    )
+    access_token_enc: Mapped[str] = mapped_column(Text)
+    refresh_token_enc: Mapped[str | None] = mapped_column(Text)
+    token_type: Mapped[str] = mapped_column(String(40), default="Bearer")
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    scope: Mapped[str | None] = mapped_column(Text)
+    obtained_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    authorized_by_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL")
+    )
+    authorized_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Each write of a new access token bumps the version, so that a caller can
+    # tell whether the token it used has been replaced meanwhile.
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    refresh_count: Mapped[int] = mapped_column(Integer, default=0)
+    last_refresh_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_refresh_error: Mapped[str | None] = mapped_column(Text)
+    last_refresh_error_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    authorized_by: Mapped[User | None] = relationship(lazy="selectin")
+
+
+class Authorization(Base):
+    """One pending run of the authorization-code flow (the Generate button).
+
+    The state itself is not stored, only its SHA-256 digest: the callback
+    finds the row by digest, so a leaked table cannot be used to forge one.
+    """
+
+    __tablename__ = "authorizations"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    state_digest: Mapped[str] = mapped_column(String(64), unique=True)
+    account_id: Mapped[int] = mapped_column(
+        ForeignKey("auth_accounts.id", ondelete="CASCADE"), index=True
+    )
+    account_generation: Mapped[int] = mapped_column(Integer)
+    user_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL")
+    )
+    code_verifier_enc: Mapped[str] = mapped_column(Text)
+    issuer: Mapped[str | None] = mapped_column(String(2000))
+    authorization_endpoint: Mapped[str] = mapped_column(String(2000))
+    redirect_uri: Mapped[str] = mapped_column(String(2000))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    __table_args__ = (Index("ix_authorizations_expires_at", "expires_at"),)
+
+
+# Every column that holds ciphertext, for key rotation.
+ENCRYPTED_COLUMNS: list[tuple[type[Base], str, str]] = [
+    (AuthAccount, "id", "secrets_enc"),
+    (TokenSet, "account_id", "access_token_enc"),
+    (TokenSet, "account_id", "refresh_token_enc"),
+    (Authorization, "id", "code_verifier_enc"),
+]

@@ -1,0 +1,95 @@
+"""Settings, read from `AUTHWIRE_*` environment variables and command-line flags.
+
+Every setting has a default that suits the embedded installation: SQLite and a
+key file in the data directory, listening on loopback. A production
+installation sets at least `AUTHWIRE_BASE_URL` (the address users and OAuth
+providers reach) and, for scale-out, `AUTHWIRE_DATABASE_URL`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="AUTHWIRE_", extra="ignore")
+
+    base_url: str = Field(
+        "http://127.0.0.1:8080",
+        description="The external address of this service, without a trailing "
+        "slash; the OAuth redirect URI is {base_url}/oauth/callback.",
+    )
+    host: str = "127.0.0.1"
+    port: int = 8080
+    data_dir: Path = Path("data")
+    database_url: str | None = Field(
+        None,
+        description="sqlite:///path or postgresql://user@host/db; by default a "
+        "SQLite file in the data directory.",
+    )
+    secret_keys: SecretStr | None = Field(
+        None,
+        description="Comma-separated Fernet keys, newest first. When unset, a "
+        "key file in the data directory is used (and created on first start).",
+    )
+    auto_migrate: bool | None = Field(
+        None,
+        description="Apply database migrations at start. Defaults to on for "
+        "SQLite and off for PostgreSQL, where `authwire migrate` runs them once "
+        "for all processes.",
+    )
+    allow_http_endpoints: bool = Field(
+        False,
+        description="Accept plain-http OAuth endpoints on hosts other than "
+        "loopback. Tokens and secrets would cross the network unencrypted.",
+    )
+    authorization_ttl_seconds: int = Field(600, ge=30, le=3600)
+    token_request_timeout_seconds: float = Field(15.0, gt=0, le=120)
+    default_token_lifetime_seconds: int = Field(
+        3600,
+        ge=60,
+        description="Lifetime assumed for an access token whose response "
+        "carries no expires_in, so that it is still refreshed in time.",
+    )
+    refresh_skew_seconds: int = Field(
+        60, ge=0, description="Refresh an access token this long before it expires."
+    )
+    log_level: str = "INFO"
+
+    @field_validator("base_url")
+    @classmethod
+    def _strip_base_url(cls, value: str) -> str:
+        value = value.strip().rstrip("/")
+        if not value.startswith(("http://", "https://")):
+            raise ValueError(
+                "AUTHWIRE_BASE_URL must start with http:// or https://, "
+                f"for example https://authwire.example.edu (got {value!r})"
+            )
+        return value
+
+    @property
+    def redirect_uri(self) -> str:
+        return f"{self.base_url}/oauth/callback"
+
+    @property
+    def javascript_origin(self) -> str:
+        return self.base_url
+
+    @property
+    def effective_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'authwire.db').resolve()}"
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.effective_database_url.startswith("sqlite")
+
+    @property
+    def should_auto_migrate(self) -> bool:
+        if self.auto_migrate is not None:
+            return self.auto_migrate
+        return self.is_sqlite

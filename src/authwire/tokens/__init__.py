@@ -1,0 +1,1 @@
+"""The token keeper: storing token sets and, later, keeping them fresh."""

@@ -1,0 +1,1 @@
+"""The ASGI app: the REST API, the OAuth callback page, health and metrics."""

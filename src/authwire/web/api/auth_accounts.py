@@ -1,0 +1,125 @@
+"""/api/v1/applications/{application_id}/auth-accounts"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Response
+from pydantic import BaseModel
+
+from authwire.accounts import service
+from authwire.accounts.schemas import (
+    AuthAccountCreate,
+    AuthAccountOut,
+    AuthAccountUpdate,
+    AuthorizationStarted,
+)
+from authwire.applications import administered_application
+from authwire.oauth.flow import start_authorization
+from authwire.web.deps import RuntimeDep, SessionDep, UserDep
+
+router = APIRouter(
+    prefix="/applications/{application_id}/auth-accounts", tags=["auth accounts"]
+)
+
+
+class AuthAccountList(BaseModel):
+    items: list[AuthAccountOut]
+
+
+@router.get("", response_model=AuthAccountList)
+async def list_auth_accounts(
+    application_id: int, session: SessionDep, user: UserDep, runtime: RuntimeDep
+) -> AuthAccountList:
+    await administered_application(session, user, application_id)
+    accounts = await service.list_accounts(session, application_id)
+    return AuthAccountList(
+        items=[
+            service.account_out(a, runtime.settings, runtime.keyring) for a in accounts
+        ]
+    )
+
+
+@router.post("", response_model=AuthAccountOut, status_code=201)
+async def create_auth_account(
+    application_id: int,
+    data: AuthAccountCreate,
+    session: SessionDep,
+    user: UserDep,
+    runtime: RuntimeDep,
+) -> AuthAccountOut:
+    await administered_application(session, user, application_id)
+    account = await service.create_account(
+        session, runtime.keyring, runtime.settings, application_id, data
+    )
+    await session.commit()
+    await session.refresh(account)
+    return service.account_out(account, runtime.settings, runtime.keyring)
+
+
+@router.get("/{account_id}", response_model=AuthAccountOut)
+async def get_auth_account(
+    application_id: int,
+    account_id: int,
+    session: SessionDep,
+    user: UserDep,
+    runtime: RuntimeDep,
+) -> AuthAccountOut:
+    await administered_application(session, user, application_id)
+    account = await service.get_account(session, application_id, account_id)
+    return service.account_out(account, runtime.settings, runtime.keyring)
+
+
+@router.patch("/{account_id}", response_model=AuthAccountOut)
+async def update_auth_account(
+    application_id: int,
+    account_id: int,
+    data: AuthAccountUpdate,
+    session: SessionDep,
+    user: UserDep,
+    runtime: RuntimeDep,
+) -> AuthAccountOut:
+    await administered_application(session, user, application_id)
+    account = await service.get_account(session, application_id, account_id)
+    await service.update_account(
+        session, runtime.keyring, runtime.settings, account, data
+    )
+    await session.commit()
+    await session.refresh(account)
+    return service.account_out(account, runtime.settings, runtime.keyring)
+
+
+@router.delete("/{account_id}", status_code=204)
+async def delete_auth_account(
+    application_id: int, account_id: int, session: SessionDep, user: UserDep
+) -> Response:
+    await administered_application(session, user, application_id)
+    account = await service.get_account(session, application_id, account_id)
+    await session.delete(account)
+    await session.commit()
+    return Response(status_code=204)
+
+
+@router.post(
+    "/{account_id}/authorization",
+    response_model=AuthorizationStarted,
+    status_code=201,
+    summary="Generate: start the authorization-code flow",
+)
+async def start_account_authorization(
+    application_id: int,
+    account_id: int,
+    session: SessionDep,
+    user: UserDep,
+    runtime: RuntimeDep,
+) -> AuthorizationStarted:
+    """Returns the provider's authorization URL. Open it in a browser, sign in
+    with a user who may perform the calls, and consent; the provider sends the
+    browser back to Authwire, which stores the tokens."""
+    await administered_application(session, user, application_id)
+    account = await service.get_account(session, application_id, account_id)
+    started = await start_authorization(session, runtime, account, user)
+    await session.commit()
+    return AuthorizationStarted(
+        authorization_url=started.url,
+        expires_at=started.expires_at,
+        redirect_uri=runtime.settings.redirect_uri,
+    )

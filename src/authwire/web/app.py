@@ -1,0 +1,114 @@
+"""The application factory."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import APIRouter, FastAPI, Request, Response
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
+
+from authwire import __version__
+from authwire.runtime import Runtime, open_runtime
+from authwire.settings import Settings
+from authwire.users import count_users
+from authwire.web import callback, ops
+from authwire.web.api import applications, auth_accounts
+from authwire.web.deps import UserDep
+from authwire.web.errors import ErrorOut, install_error_handlers
+
+log = logging.getLogger(__name__)
+
+_ERRORS: dict[int | str, dict[str, Any]] = {
+    401: {"model": ErrorOut, "description": "No API token, or an invalid one."},
+    404: {"model": ErrorOut, "description": "No such resource, or not yours."},
+    409: {"model": ErrorOut, "description": "A name that is already taken."},
+    422: {"model": ErrorOut, "description": "Invalid input; `fields` says where."},
+}
+
+
+class MeOut(BaseModel):
+    username: str
+    is_superuser: bool
+
+
+def _api_router() -> APIRouter:
+    api = APIRouter(prefix="/api/v1", responses=_ERRORS)
+
+    @api.get("/me", response_model=MeOut, tags=["users"])
+    async def me(user: UserDep) -> MeOut:
+        return MeOut(username=user.username, is_superuser=user.is_superuser)
+
+    api.include_router(applications.router)
+    api.include_router(auth_accounts.router)
+    return api
+
+
+async def _announce_first_start(runtime: Runtime) -> None:
+    async with runtime.sessions() as session:
+        if await count_users(session) == 0:
+            log.warning(
+                "No users yet. Create the first admin with: "
+                "authwire users create <username> --superuser, "
+                "then an API token with: authwire tokens create <username>"
+            )
+
+
+def create_app(
+    settings: Settings | None = None, *, runtime: Runtime | None = None
+) -> FastAPI:
+    """Build the app. With `runtime`, the caller owns it (tests, embedding);
+    otherwise the app opens one at start-up and closes it at shutdown."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if runtime is not None:
+            app.state.runtime = runtime
+            yield
+            return
+        opened = await open_runtime(settings or Settings())
+        app.state.runtime = opened
+        await _announce_first_start(opened)
+        try:
+            yield
+        finally:
+            await opened.aclose()
+
+    app = FastAPI(
+        title="Authwire",
+        version=__version__,
+        summary="Credentials, OAuth 2.0 token keeping and web service calls.",
+        lifespan=lifespan,
+        openapi_url=None,  # served below, behind sign-in like every route
+        docs_url=None,
+        redoc_url=None,
+    )
+    if runtime is not None:
+        app.state.runtime = runtime
+    install_error_handlers(app)
+    app.include_router(_api_router())
+    app.include_router(callback.router)
+    app.include_router(ops.router)
+
+    @app.get("/openapi.json", include_in_schema=False)
+    async def openapi(_user: UserDep) -> JSONResponse:
+        return JSONResponse(app.openapi())
+
+    @app.middleware("http")
+    async def count_requests(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
+        response = await call_next(request)
+        route = request.scope.get("route")
+        path = getattr(route, "path", "unmatched")
+        runtime_ = getattr(request.app.state, "runtime", None)
+        if runtime_ is not None:
+            runtime_.metrics.http_requests.labels(
+                method=request.method, route=path, status=str(response.status_code)
+            ).inc()
+        return response
+
+    return app

@@ -1,0 +1,83 @@
+"""Errors as JSON bodies a person can act on: `{"error", "message", "fields"}`."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from authwire.errors import AuthenticationRequiredError, AuthwireError
+
+log = logging.getLogger(__name__)
+
+
+class ErrorOut(BaseModel):
+    error: str
+    message: str
+    fields: dict[str, str] = {}
+
+
+def _field_name(location: tuple[Any, ...]) -> str:
+    parts = [str(part) for part in location if part not in ("body", "query", "path")]
+    return ".".join(parts) or "body"
+
+
+def _validation_message(error: dict[str, Any]) -> str:
+    kind = error.get("type", "")
+    if kind == "extra_forbidden":
+        return "is not a known field; check its spelling."
+    if kind == "missing":
+        return "is required."
+    message = str(error.get("msg", "is not valid"))
+    return message[0].lower() + message[1:] + ("" if message.endswith(".") else ".")
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(AuthwireError)
+    async def _authwire_error(_request: Request, exc: AuthwireError) -> JSONResponse:
+        body = ErrorOut(
+            error=exc.code, message=exc.message, fields=getattr(exc, "fields", {})
+        )
+        headers = (
+            {"WWW-Authenticate": "Bearer"}
+            if isinstance(exc, AuthenticationRequiredError)
+            else None
+        )
+        return JSONResponse(
+            body.model_dump(), status_code=exc.status_code, headers=headers
+        )
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(_request: Request, exc: RequestValidationError) -> JSONResponse:
+        fields: dict[str, str] = {}
+        for error in exc.errors():
+            fields.setdefault(
+                _field_name(tuple(error.get("loc", ()))), _validation_message(error)
+            )
+        first = next(iter(fields.items()), ("body", "is not valid."))
+        body = ErrorOut(
+            error="invalid_input",
+            message=f"The request is not valid: {first[0]} {first[1]}",
+            fields=fields,
+        )
+        return JSONResponse(body.model_dump(), status_code=422)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        code = {404: "not_found", 405: "method_not_allowed"}.get(
+            exc.status_code, "http_error"
+        )
+        message = exc.detail if isinstance(exc.detail, str) else "Request failed."
+        if exc.status_code == 404 and message == "Not Found":
+            message = (
+                "There is nothing at this address; see /openapi.json for the routes."
+            )
+        body = ErrorOut(error=code, message=message)
+        return JSONResponse(
+            body.model_dump(), status_code=exc.status_code, headers=exc.headers
+        )
