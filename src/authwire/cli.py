@@ -26,11 +26,11 @@ from authwire import users as user_service
 from authwire.accounts import service as account_service
 from authwire.accounts.schemas import AuthAccountCreate, AuthAccountUpdate
 from authwire.db import migrate as migrations
-from authwire.db.models import ENCRYPTED_COLUMNS, User
+from authwire.db.models import User
+from authwire.db.rekey import reencrypt_all
 from authwire.errors import AuthwireError, InvalidInputError
 from authwire.runtime import Runtime, load_keyring, open_runtime
 from authwire.secrets import (
-    Keyring,
     generate_key,
     key_file_path,
     load_or_create_key_file,
@@ -188,7 +188,7 @@ def rotate_keys(
     keyring = load_keyring(settings)
 
     async def work(_runtime: Runtime, session: AsyncSession) -> int:
-        return await _reencrypt(session, keyring)
+        return await reencrypt_all(session, keyring)
 
     count = _run(work)
     typer.echo(f"re-encrypted {count} values with the newest key")
@@ -200,21 +200,6 @@ def rotate_keys(
                 settings.data_dir, load_or_create_key_file(settings.data_dir)[:1]
             )
             typer.echo("removed the older keys from the key file")
-
-
-async def _reencrypt(session: AsyncSession, keyring: Keyring) -> int:
-    count = 0
-    for model, key_column, column in ENCRYPTED_COLUMNS:
-        key = getattr(model, key_column)
-        value = getattr(model, column)
-        rows = await session.execute(select(key, value).where(value.is_not(None)))
-        for row_id, ciphertext in rows.all():
-            if keyring.is_current(ciphertext):
-                continue
-            row = await session.get(model, row_id)
-            setattr(row, column, keyring.rotate(ciphertext))
-            count += 1
-    return count
 
 
 @users_cli.command("create")
