@@ -1,0 +1,213 @@
+"""The whole Generate flow against a real OAuth 2.0 authorization server
+(django-oauth-toolkit on loopback): login, consent, redirect to Authwire's
+callback, code exchange, and tokens that the provider's API accepts.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+import anyio
+import httpx2
+import pytest
+from sqlalchemy import Table, select
+
+from authwire.db.models import AuthAccount, Authorization, Base, TokenSet
+from authwire.runtime import Runtime
+from tests.authorization_server.harness import (
+    AuthorizationServer,
+    Client,
+    authorize_as_browser,
+)
+from tests.conftest import BASE_URL
+from tests.helpers import start_authorization
+
+REDIRECT_URI = f"{BASE_URL}/oauth/callback"
+PASSWORD = "correct-horse-battery"
+_users = itertools.count()
+
+
+@dataclass
+class Provider:
+    server: AuthorizationServer
+    client: Client
+    username: str
+
+
+@pytest.fixture
+def provider(authorization_server: AuthorizationServer) -> Provider:
+    username = f"user{next(_users)}"
+    authorization_server.create_user(username, PASSWORD)
+    client = authorization_server.create_client([REDIRECT_URI])
+    return Provider(authorization_server, client, username)
+
+
+def account_body(provider: Provider, **changes: Any) -> dict[str, Any]:
+    return {
+        "name": "Provider API",
+        "kind": "oauth2_generic",
+        "client_id": provider.client.client_id,
+        "client_secret": provider.client.client_secret,
+        "authorization_endpoint": provider.server.authorization_endpoint,
+        "token_endpoint": provider.server.token_endpoint,
+        "scope": "read write",
+        **changes,
+    }
+
+
+async def browse(url: str, provider: Provider, *, allow: bool = True) -> str:
+    """Sign in and answer consent in a browser-like client (in a thread)."""
+    return await anyio.to_thread.run_sync(
+        lambda: authorize_as_browser(url, provider.username, PASSWORD, allow=allow)
+    )
+
+
+async def deliver(api: httpx2.AsyncClient, location: str) -> httpx2.Response:
+    """Follow the provider's redirect to Authwire's callback, as the browser would."""
+    parts = urlsplit(location)
+    assert f"{parts.scheme}://{parts.netloc}{parts.path}" == REDIRECT_URI
+    return await api.get(f"{parts.path}?{parts.query}")
+
+
+async def generate_and_consent(
+    api: httpx2.AsyncClient, application_id: int, provider: Provider, **changes: Any
+) -> tuple[dict[str, Any], httpx2.Response]:
+    created = await api.post(
+        f"/api/v1/applications/{application_id}/auth-accounts",
+        json=account_body(provider, **changes),
+    )
+    assert created.status_code == 201, created.text
+    account = created.json()
+    url = await start_authorization(api, application_id, account["id"])
+    page = await deliver(api, await browse(url, provider))
+    return account, page
+
+
+async def stored_tokens(runtime: Runtime, account_id: int) -> tuple[str, str]:
+    async with runtime.sessions() as session:
+        token_set = await session.get(TokenSet, account_id)
+        assert token_set is not None and token_set.refresh_token_enc is not None
+        return (
+            runtime.keyring.decrypt(token_set.access_token_enc),
+            runtime.keyring.decrypt(token_set.refresh_token_enc),
+        )
+
+
+async def test_generate_with_login_and_consent_authorizes_the_account(
+    api: httpx2.AsyncClient, application_id: int, provider: Provider, runtime: Runtime
+) -> None:
+    account, page = await generate_and_consent(api, application_id, provider)
+    assert page.status_code == 200, page.text
+    assert "The access token was generated successfully" in page.text
+
+    shown = (
+        await api.get(f"/api/v1/applications/{application_id}/auth-accounts/{account['id']}")
+    ).json()
+    assert shown["status"] == "authorized"
+    assert shown["token"]["has_refresh_token"] is True
+    assert shown["token"]["authorized_by"] == "admin"
+    assert shown["token"]["scope"] == "read write"
+    assert shown["token"]["expires_at"] > shown["token"]["obtained_at"]
+
+    # The provider's own API accepts the access token Authwire stored.
+    access_token, _ = await stored_tokens(runtime, account["id"])
+    async with httpx2.AsyncClient() as http:
+        me = await http.get(
+            provider.server.api_url, headers={"Authorization": f"Bearer {access_token}"}
+        )
+    assert me.status_code == 200
+    assert me.json()["user"] == provider.username
+
+
+async def test_client_secret_post_works_with_a_real_server(
+    api: httpx2.AsyncClient, application_id: int, provider: Provider
+) -> None:
+    _, page = await generate_and_consent(
+        api, application_id, provider, token_endpoint_auth_method="client_secret_post"
+    )
+    assert page.status_code == 200, page.text
+
+
+async def test_denying_consent_shows_access_denied_and_changes_nothing(
+    api: httpx2.AsyncClient, application_id: int, provider: Provider
+) -> None:
+    created = await api.post(
+        f"/api/v1/applications/{application_id}/auth-accounts", json=account_body(provider)
+    )
+    account = created.json()
+    url = await start_authorization(api, application_id, account["id"])
+    page = await deliver(api, await browse(url, provider, allow=False))
+    assert page.status_code == 400
+    assert "Access was not granted" in page.text
+    shown = await api.get(f"/api/v1/applications/{application_id}/auth-accounts/{account['id']}")
+    assert shown.json()["status"] == "not_authorized"
+
+
+async def test_wrong_client_secret_is_reported_by_the_token_endpoint(
+    api: httpx2.AsyncClient, application_id: int, provider: Provider
+) -> None:
+    account, page = await generate_and_consent(
+        api, application_id, provider, client_secret="not-the-secret"
+    )
+    assert page.status_code == 400
+    assert "invalid_client" in page.text
+    assert "client secret" in page.text
+    shown = await api.get(f"/api/v1/applications/{application_id}/auth-accounts/{account['id']}")
+    assert shown.json()["token"] is None
+
+
+async def all_rows_as_text(runtime: Runtime) -> str:
+    """Every value of every table, as the database returns it."""
+    chunks = []
+    async with runtime.sessions() as session:
+        for table in Base.metadata.sorted_tables:
+            assert isinstance(table, Table)
+            for row in (await session.execute(select(table))).all():
+                chunks.append(" ".join(str(value) for value in row))
+    return "\n".join(chunks)
+
+
+async def test_no_secret_is_stored_or_logged_in_plain_text(
+    api: httpx2.AsyncClient,
+    application_id: int,
+    provider: Provider,
+    runtime: Runtime,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    account, page = await generate_and_consent(api, application_id, provider)
+    assert page.status_code == 200, page.text
+    access_token, refresh_token = await stored_tokens(runtime, account["id"])
+    async with runtime.sessions() as session:
+        record = (await session.scalars(select(Authorization))).one()
+        verifier = runtime.keyring.decrypt(record.code_verifier_enc)
+        stored = await session.get(AuthAccount, account["id"])
+        assert stored is not None
+    secrets = {
+        "client secret": provider.client.client_secret,
+        "access token": access_token,
+        "refresh token": refresh_token,
+        "PKCE verifier": verifier,
+    }
+
+    rows = await all_rows_as_text(runtime)
+    files = b""
+    if runtime.settings.is_sqlite:
+        await runtime.engine.dispose()  # let SQLite write the WAL back
+        database = runtime.settings.effective_database_url.removeprefix("sqlite:///")
+        for suffix in ("", "-wal", "-shm"):
+            try:
+                with open(database + suffix, "rb") as handle:
+                    files += handle.read()
+            except FileNotFoundError:
+                pass
+        assert len(files) > 10_000
+    for name, value in secrets.items():
+        assert len(value) >= 16, name
+        assert value not in rows, f"{name} found in the database rows"
+        assert value.encode() not in files, f"{name} found in the database file"
+        assert value not in caplog.text, f"{name} found in the logs"
