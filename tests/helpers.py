@@ -43,3 +43,7 @@ async def start_authorization(
     assert response.status_code == 201, response.text
     url: str = response.json()["authorization_url"]
     return url
+
+
+def account_path(application_id: int, account_id: int) -> str:
+    return f"/api/v1/applications/{application_id}/auth-accounts/{account_id}"

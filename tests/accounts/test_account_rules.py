@@ -14,7 +14,7 @@ from authwire.accounts.service import read_secrets, set_status
 from authwire.db.models import AuthAccount, TokenSet
 from authwire.db.types import utcnow
 from authwire.runtime import Runtime
-from tests.helpers import GENERIC_ACCOUNT, create_account
+from tests.helpers import GENERIC_ACCOUNT, account_path, create_account
 
 SECRETS = {
     "oauth2_generic": {"client_secret": "generic-secret-1"},
@@ -38,10 +38,6 @@ BODIES: dict[str, dict[str, Any]] = {
     "api_key": {"api_key_name": "X-API-Key"},
     "bearer": {},
 }
-
-
-def account_path(application_id: int, account_id: int) -> str:
-    return f"/api/v1/applications/{application_id}/auth-accounts/{account_id}"
 
 
 @pytest.mark.parametrize("kind", sorted(SECRETS))

@@ -8,6 +8,7 @@ from __future__ import annotations
 import itertools
 import logging
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -24,7 +25,7 @@ from tests.authorization_server.harness import (
     authorize_as_browser,
 )
 from tests.conftest import BASE_URL
-from tests.helpers import start_authorization
+from tests.helpers import account_path, start_authorization
 
 REDIRECT_URI = f"{BASE_URL}/oauth/callback"
 PASSWORD = "correct-horse-battery"
@@ -104,9 +105,7 @@ async def test_generate_with_login_and_consent_authorizes_the_account(
     assert page.status_code == 200, page.text
     assert "The access token was generated successfully" in page.text
 
-    shown = (
-        await api.get(f"/api/v1/applications/{application_id}/auth-accounts/{account['id']}")
-    ).json()
+    shown = (await api.get(account_path(application_id, account["id"]))).json()
     assert shown["status"] == "authorized"
     assert shown["token"]["has_refresh_token"] is True
     assert shown["token"]["authorized_by"] == "admin"
@@ -135,15 +134,13 @@ async def test_client_secret_post_works_with_a_real_server(
 async def test_denying_consent_shows_access_denied_and_changes_nothing(
     api: httpx2.AsyncClient, application_id: int, provider: Provider
 ) -> None:
-    created = await api.post(
-        f"/api/v1/applications/{application_id}/auth-accounts", json=account_body(provider)
-    )
-    account = created.json()
+    path = f"/api/v1/applications/{application_id}/auth-accounts"
+    account = (await api.post(path, json=account_body(provider))).json()
     url = await start_authorization(api, application_id, account["id"])
     page = await deliver(api, await browse(url, provider, allow=False))
     assert page.status_code == 400
     assert "Access was not granted" in page.text
-    shown = await api.get(f"/api/v1/applications/{application_id}/auth-accounts/{account['id']}")
+    shown = await api.get(account_path(application_id, account["id"]))
     assert shown.json()["status"] == "not_authorized"
 
 
@@ -156,8 +153,14 @@ async def test_wrong_client_secret_is_reported_by_the_token_endpoint(
     assert page.status_code == 400
     assert "invalid_client" in page.text
     assert "client secret" in page.text
-    shown = await api.get(f"/api/v1/applications/{application_id}/auth-accounts/{account['id']}")
+    shown = await api.get(account_path(application_id, account["id"]))
     assert shown.json()["token"] is None
+
+
+def read_database_files(database: str) -> bytes:
+    """The SQLite file and its journal files, as the disk holds them."""
+    paths = [Path(database + suffix) for suffix in ("", "-wal", "-shm")]
+    return b"".join(path.read_bytes() for path in paths if path.exists())
 
 
 async def all_rows_as_text(runtime: Runtime) -> str:
@@ -199,12 +202,7 @@ async def test_no_secret_is_stored_or_logged_in_plain_text(
     if runtime.settings.is_sqlite:
         await runtime.engine.dispose()  # let SQLite write the WAL back
         database = runtime.settings.effective_database_url.removeprefix("sqlite:///")
-        for suffix in ("", "-wal", "-shm"):
-            try:
-                with open(database + suffix, "rb") as handle:
-                    files += handle.read()
-            except FileNotFoundError:
-                pass
+        files = await anyio.to_thread.run_sync(read_database_files, database)
         assert len(files) > 10_000
     for name, value in secrets.items():
         assert len(value) >= 16, name
