@@ -115,7 +115,7 @@ def serve(
 
     from authwire.web.app import create_app
 
-    overrides = {
+    overrides: dict[str, Any] = {
         key: value
         for key, value in {
             "host": host,

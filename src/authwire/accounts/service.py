@@ -299,10 +299,10 @@ def account_out(
         scope=account.scope,
         effective_scope=effective_scope(kind, account.scope) if kind.is_oauth else None,
         tenant=account.tenant,
-        token_endpoint_auth_method=account.token_endpoint_auth_method,  # type: ignore[arg-type]
+        token_endpoint_auth_method=account.token_endpoint_auth_method,
         username=account.username,
         api_key_name=account.api_key_name,
-        api_key_location=account.api_key_location,  # type: ignore[arg-type]
+        api_key_location=account.api_key_location,
         has_client_secret="client_secret" in secrets_held,
         has_password="password" in secrets_held,
         has_api_key="api_key" in secrets_held,
