@@ -57,6 +57,40 @@ class Settings(BaseSettings):
     refresh_skew_seconds: int = Field(
         60, ge=0, description="Refresh an access token this long before it expires."
     )
+    refresher_enabled: bool = Field(
+        True, description="Run the background refresher in this process."
+    )
+    refresher_interval_seconds: float = Field(15.0, gt=0, le=3600)
+    refresh_ahead_seconds: int = Field(
+        300,
+        ge=0,
+        description="The refresher renews tokens this long before they expire, "
+        "so that calls rarely wait for a refresh.",
+    )
+    refresher_concurrency: int = Field(4, ge=1, le=100)
+    idle_refresh_hours: float = Field(
+        24,
+        gt=0,
+        description="Refresh every account at least this often, so that "
+        "providers do not expire unused refresh tokens.",
+    )
+    refresh_backoff_max_seconds: int = Field(3600, ge=1)
+
+    smtp_host: str | None = Field(None, description="Send e-mail through this server.")
+    smtp_port: int = 587
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_from: str = "authwire@localhost"
+    smtp_starttls: bool = Field(True, description="Upgrade with STARTTLS.")
+    smtp_ssl: bool = Field(False, description="Connect with TLS from the start.")
+    smtp_timeout_seconds: float = Field(10.0, gt=0)
+
+    webhook_timeout_seconds: float = Field(10.0, gt=0)
+    notification_max_attempts: int = Field(
+        12, ge=1, description="Give a delivery up after this many failed attempts."
+    )
+    notification_interval_seconds: float = Field(5.0, gt=0)
+
     log_level: str = "INFO"
 
     @field_validator("base_url")

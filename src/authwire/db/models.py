@@ -39,6 +39,8 @@ class User(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     username: Mapped[str] = mapped_column(String(150), unique=True)
     password_hash: Mapped[str | None] = mapped_column(String(255))
+    # Where notifications about the user's applications go (optional).
+    email: Mapped[str | None] = mapped_column(String(320))
     is_superuser: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
@@ -112,6 +114,10 @@ class AuthAccount(Base):
     api_key_name: Mapped[str | None] = mapped_column(String(200))
     api_key_location: Mapped[str | None] = mapped_column(String(10))
 
+    # From the provider's metadata (RFC 9207 section 3): when true, a callback
+    # without `iss` is refused.
+    requires_iss: Mapped[bool] = mapped_column(Boolean, default=False)
+
     # Every secret of the account, as one encrypted JSON object.
     secrets_enc: Mapped[str | None] = mapped_column(Text)
 
@@ -154,6 +160,9 @@ class TokenSet(Base):
     last_refresh_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_refresh_error: Mapped[str | None] = mapped_column(Text)
     last_refresh_error_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Transient failures in a row, and when the refresher may try again.
+    consecutive_failures: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     authorized_by: Mapped[User | None] = relationship(lazy="selectin")
 
@@ -187,10 +196,73 @@ class Authorization(Base):
     __table_args__ = (Index("ix_authorizations_expires_at", "expires_at"),)
 
 
+class WebhookEndpoint(Base):
+    """A URL that receives signed notifications about an application's accounts."""
+
+    __tablename__ = "webhook_endpoints"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    application_id: Mapped[int] = mapped_column(
+        ForeignKey("applications.id", ondelete="CASCADE"), index=True
+    )
+    url: Mapped[str] = mapped_column(String(2000))
+    description: Mapped[str] = mapped_column(Text, default="")
+    # The HMAC-SHA256 signing secret, encrypted.
+    secret_enc: Mapped[str] = mapped_column(Text)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Notification(Base):
+    """An event to tell admins about, written in the same transaction as the
+    change it reports (a transactional outbox), so that none is lost."""
+
+    __tablename__ = "notifications"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    application_id: Mapped[int] = mapped_column(
+        ForeignKey("applications.id", ondelete="CASCADE"), index=True
+    )
+    account_id: Mapped[int | None] = mapped_column(
+        ForeignKey("auth_accounts.id", ondelete="SET NULL")
+    )
+    event: Mapped[str] = mapped_column(String(60))
+    # The JSON document sent to webhooks; never holds a secret.
+    payload: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class NotificationDelivery(Base):
+    """One notification to one webhook endpoint or one e-mail address."""
+
+    __tablename__ = "notification_deliveries"
+    __table_args__ = (
+        Index("ix_notification_deliveries_due", "status", "next_attempt_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    notification_id: Mapped[int] = mapped_column(
+        ForeignKey("notifications.id", ondelete="CASCADE"), index=True
+    )
+    channel: Mapped[str] = mapped_column(String(20))  # webhook | email
+    webhook_endpoint_id: Mapped[int | None] = mapped_column(
+        ForeignKey("webhook_endpoints.id", ondelete="CASCADE")
+    )
+    email: Mapped[str | None] = mapped_column(String(320))
+    status: Mapped[str] = mapped_column(String(20), default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Which process holds it while sending, and until when (see delivery).
+    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
 # Every column that holds ciphertext, for key rotation.
 ENCRYPTED_COLUMNS: list[tuple[type[Base], str, str]] = [
     (AuthAccount, "id", "secrets_enc"),
     (TokenSet, "account_id", "access_token_enc"),
     (TokenSet, "account_id", "refresh_token_enc"),
     (Authorization, "id", "code_verifier_enc"),
+    (WebhookEndpoint, "id", "secret_enc"),
 ]
