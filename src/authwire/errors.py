@@ -8,6 +8,11 @@ people that says what failed and what to do next.
     ├── AuthenticationRequiredError    401: no or a bad API token
     ├── PermissionDeniedError          403: signed in, but not allowed
     ├── ConfigurationError             settings or keys that cannot work
+    ├── AccountUnavailableError        401: a call cannot use the account now
+    │                                  (not authorized, needs reauthorization,
+    │                                  inactive); the reason says why
+    ├── WebhookSignatureError          a webhook's signature is wrong or stale
+    ├── NotificationDeliveryError      one attempt to send a webhook or e-mail
     └── OAuthError                     the OAuth 2.0 flow and the token endpoint
         ├── AuthorizationStateError    callback state unknown, expired, reused
         ├── AuthorizationDeniedError   the provider answered error=...
@@ -71,6 +76,38 @@ class PermissionDeniedError(AuthwireError):
 
 class ConfigurationError(AuthwireError):
     code = "configuration_error"
+
+
+class WebhookSignatureError(AuthwireError):
+    """A webhook whose `Authwire-Signature` does not prove it came from us now.
+
+    Raised by `authwire.notifications.signing.verify_signature`, for receivers.
+    """
+
+    code = "invalid_signature"
+    status_code = 401
+
+
+class AccountUnavailableError(AuthwireError):
+    """The account cannot authenticate calls until an admin acts.
+
+    Calls fail at once with 401 and this message, as the provider would
+    answer with the revoked grant.
+    """
+
+    code = "account_unavailable"
+    status_code = 401
+
+
+class NotificationDeliveryError(AuthwireError):
+    """One attempt to deliver a notification failed; the worker retries it.
+
+    The message is stored as the delivery's `last_error` and shown to admins,
+    so it names the cause and, where one applies, the setting to change.
+    """
+
+    code = "notification_delivery_failed"
+    status_code = 502
 
 
 class OAuthError(AuthwireError):

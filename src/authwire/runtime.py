@@ -21,6 +21,7 @@ from authwire.metrics import Metrics
 from authwire.oauth.token_endpoint import TokenEndpointClient
 from authwire.secrets import Keyring, load_or_create_key_file, parse_keys
 from authwire.settings import Settings
+from authwire.tokens.keeper import TokenKeeper
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +34,7 @@ class Runtime:
     keyring: Keyring
     token_endpoint: TokenEndpointClient
     metrics: Metrics
+    keeper: TokenKeeper
 
     async def aclose(self) -> None:
         await self.engine.dispose()
@@ -75,15 +77,26 @@ async def open_runtime(
     if check_schema:
         await ensure_schema(settings)
     engine = create_engine(settings.effective_database_url)
+    sessions = create_sessionmaker(engine)
+    token_endpoint = TokenEndpointClient(
+        timeout=settings.token_request_timeout_seconds,
+        default_lifetime=timedelta(seconds=settings.default_token_lifetime_seconds),
+        transport=token_transport,
+    )
+    metrics = Metrics()
     return Runtime(
         settings=settings,
         engine=engine,
-        sessions=create_sessionmaker(engine),
+        sessions=sessions,
         keyring=keyring,
-        token_endpoint=TokenEndpointClient(
-            timeout=settings.token_request_timeout_seconds,
-            default_lifetime=timedelta(seconds=settings.default_token_lifetime_seconds),
-            transport=token_transport,
+        token_endpoint=token_endpoint,
+        metrics=metrics,
+        keeper=TokenKeeper(
+            sessions=sessions,
+            keyring=keyring,
+            token_endpoint=token_endpoint,
+            metrics=metrics,
+            skew=timedelta(seconds=settings.refresh_skew_seconds),
+            backoff_max=timedelta(seconds=settings.refresh_backoff_max_seconds),
         ),
-        metrics=Metrics(),
     )

@@ -19,7 +19,6 @@ from sqlalchemy import update
 
 from authwire.db.models import Authorization
 from authwire.db.types import utcnow
-from authwire.oauth.token_endpoint import TokenEndpointClient
 from authwire.runtime import Runtime
 from tests.helpers import create_account, query_of, start_authorization
 
@@ -54,11 +53,8 @@ class TokenEndpoint:
 @pytest.fixture
 def token_endpoint(runtime: Runtime) -> TokenEndpoint:
     endpoint = TokenEndpoint()
-    runtime.token_endpoint = TokenEndpointClient(
-        timeout=0.5,
-        default_lifetime=timedelta(hours=1),
-        transport=httpx2.MockTransport(endpoint),
-    )
+    runtime.token_endpoint.timeout = 0.5
+    runtime.token_endpoint.transport = httpx2.MockTransport(endpoint)
     return endpoint
 
 

@@ -108,8 +108,16 @@ class AuthAccountOut(BaseModel):
 
 
 class AuthorizationStarted(BaseModel):
-    authorization_url: str = Field(
-        description="Open this URL in a browser, sign in and consent."
+    """What Generate did: for the authorization-code kinds, the URL to open;
+    for client credentials, a first token was requested at once."""
+
+    authorization_url: str | None = Field(
+        description="Open this URL in a browser, sign in and consent "
+        "(null for client credentials accounts)."
     )
-    expires_at: datetime
-    redirect_uri: str
+    expires_at: datetime | None = Field(
+        description="The URL must be used before this time."
+    )
+    redirect_uri: str | None
+    status: AccountStatus
+    message: str

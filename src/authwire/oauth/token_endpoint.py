@@ -1,14 +1,15 @@
-"""Talking to a token endpoint: the code exchange (and, in the token keeper,
-refreshes), through Authlib's OAuth 2.0 client.
+"""Talking to a token endpoint: the code exchange, refreshes, the client
+credentials grant and revocation (RFC 7009), through Authlib's OAuth 2.0 client.
 
 Authlib encodes the requests and the client authentication; this module turns
 its outcomes into Authwire's errors, so that callers see one of:
 
 - a `TokenResponse`;
-- `TokenEndpointError`: the server answered with an OAuth error such as
-  `invalid_grant` (RFC 6749 section 5.2), or a 4xx without one;
-- `TokenEndpointUnavailableError`: a 5xx, a body that is not a JSON object, a
-  timeout or a network failure, which may pass.
+- `TokenEndpointError`: the server refused: an OAuth error such as
+  `invalid_grant` (RFC 6749 section 5.2), or another 4xx answer. Retrying the
+  same request will not help; for a refresh, the grant is gone;
+- `TokenEndpointUnavailableError`: a 5xx, 408, 409, 423, 425 or 429, a body
+  that is not a JSON object, a timeout or a network failure, which may pass.
 """
 
 from __future__ import annotations
@@ -32,6 +33,12 @@ log = logging.getLogger(__name__)
 # Statuses that do not mean the grant itself was refused (RFC 9110; 429 is
 # RFC 6585, 425 RFC 8470): retrying later may work.
 TRANSIENT_4XX = frozenset({408, 409, 423, 425, 429})
+
+# OAuth error codes that mean "not now" rather than "no".
+TRANSIENT_ERRORS = frozenset({"temporarily_unavailable", "server_error", "slow_down"})
+
+# OAuth error codes that say "not now" rather than "no".
+TRANSIENT_ERRORS = frozenset({"temporarily_unavailable", "server_error", "slow_down"})
 
 
 @dataclass(frozen=True)
@@ -62,6 +69,7 @@ class TokenEndpointClient:
 
     `transport` exists so that tests can put a failing endpoint in the way
     (HTML answers, hangs); production uses the default network transport.
+    Both may be changed on a running client; the next request uses them.
     """
 
     def __init__(
@@ -73,22 +81,35 @@ class TokenEndpointClient:
     ) -> None:
         self.timeout = timeout
         self.default_lifetime = default_lifetime
-        self._transport = transport
+        self.transport = transport
 
-    def _client(self, credentials: ClientCredentials) -> AsyncOAuth2Client:
+    def _client(
+        self, credentials: ClientCredentials, statuses: list[int]
+    ) -> AsyncOAuth2Client:
+        """A client for one operation. `statuses` collects the HTTP statuses of
+        its token responses, which Authlib's errors do not carry."""
         secret = (
             credentials.client_secret.reveal() if credentials.client_secret else None
         )
         method = credentials.auth_method if secret else "none"
         kwargs: dict[str, Any] = {"timeout": self.timeout}
-        if self._transport is not None:
-            kwargs["transport"] = self._transport
-        return AsyncOAuth2Client(
+        if self.transport is not None:
+            kwargs["transport"] = self.transport
+        client = AsyncOAuth2Client(
             client_id=credentials.client_id,
             client_secret=secret,
             token_endpoint_auth_method=method,
+            revocation_endpoint_auth_method=method,
             **kwargs,
         )
+
+        def record(response: httpx2.Response) -> httpx2.Response:
+            statuses.append(response.status_code)
+            return response
+
+        client.register_compliance_hook("access_token_response", record)
+        client.register_compliance_hook("refresh_token_response", record)
+        return client
 
     async def exchange_code(
         self,
@@ -100,10 +121,12 @@ class TokenEndpointClient:
         code_verifier: Secret,
         requested_scope: str | None,
     ) -> TokenResponse:
-        async with self._client(credentials) as client:
+        statuses: list[int] = []
+        async with self._client(credentials, statuses) as client:
             raw = await self._call(
                 token_endpoint,
                 "exchange the authorization code",
+                statuses,
                 client.fetch_token(
                     token_endpoint,
                     grant_type="authorization_code",
@@ -114,8 +137,86 @@ class TokenEndpointClient:
             )
         return self._parse(raw, requested_scope)
 
+    async def refresh(
+        self,
+        token_endpoint: str,
+        credentials: ClientCredentials,
+        *,
+        refresh_token: Secret,
+        granted_scope: str | None,
+    ) -> TokenResponse:
+        """Use a refresh token (RFC 6749 section 6). No scope is sent, which
+        asks for the scope granted before. When the response carries no new
+        refresh token, Authlib hands back the old one: it stays valid."""
+        statuses: list[int] = []
+        async with self._client(credentials, statuses) as client:
+            raw = await self._call(
+                token_endpoint,
+                "refresh the access token",
+                statuses,
+                client.refresh_token(
+                    token_endpoint, refresh_token=refresh_token.reveal()
+                ),
+            )
+        return self._parse(raw, granted_scope)
+
+    async def client_credentials(
+        self,
+        token_endpoint: str,
+        credentials: ClientCredentials,
+        *,
+        scope: str | None,
+    ) -> TokenResponse:
+        """Obtain a token for the client itself (RFC 6749 section 4.4)."""
+        statuses: list[int] = []
+        extra = {"scope": scope} if scope else {}
+        async with self._client(credentials, statuses) as client:
+            raw = await self._call(
+                token_endpoint,
+                "obtain a client credentials token",
+                statuses,
+                client.fetch_token(
+                    token_endpoint, grant_type="client_credentials", **extra
+                ),
+            )
+        return self._parse(raw, scope)
+
+    async def revoke(
+        self,
+        revocation_endpoint: str,
+        credentials: ClientCredentials,
+        *,
+        token: Secret,
+        token_type_hint: str,
+    ) -> None:
+        """Revoke a token (RFC 7009). A 200 means revoked or already invalid
+        (section 2.2); both count as done."""
+        async with self._client(credentials, []) as client:
+            try:
+                response = await client.revoke_token(
+                    revocation_endpoint,
+                    token=token.reveal(),
+                    token_type_hint=token_type_hint,
+                )
+            except httpx2.TimeoutException as exc:
+                raise TokenEndpointUnavailableError(
+                    f"The revocation endpoint {revocation_endpoint} did not "
+                    f"answer within {self.timeout:g} seconds."
+                ) from exc
+            except httpx2.RequestError as exc:
+                raise TokenEndpointUnavailableError(
+                    "Authwire could not reach the revocation endpoint "
+                    f"{revocation_endpoint} ({type(exc).__name__})."
+                ) from exc
+        if response.status_code != 200:
+            raise TokenEndpointUnavailableError(
+                f"The revocation endpoint answered HTTP {response.status_code}, "
+                "so the grant may still be valid at the provider; revoke it "
+                "there (in the provider's account or app settings) to be sure."
+            )
+
     async def _call(
-        self, endpoint: str, purpose: str, request: Any
+        self, endpoint: str, purpose: str, statuses: list[int], request: Any
     ) -> Mapping[str, Any]:
         try:
             result: Mapping[str, Any] = await request
@@ -124,6 +225,12 @@ class TokenEndpointClient:
             error = str(exc.error or "error")
             description = exc.description or None
             text = f"{error}: {description}" if description else error
+            status = statuses[-1] if statuses else None
+            if error in TRANSIENT_ERRORS or status in TRANSIENT_4XX:
+                raise TokenEndpointUnavailableError(
+                    "The token endpoint asked Authwire to try again later "
+                    f"({text}), so it could not {purpose} now."
+                ) from exc
             raise TokenEndpointError(
                 f"The token endpoint refused to {purpose}: {text}.{_hint(error)}",
                 error=error,

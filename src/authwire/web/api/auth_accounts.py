@@ -6,6 +6,7 @@ from fastapi import APIRouter, Response
 from pydantic import BaseModel
 
 from authwire.accounts import service
+from authwire.accounts.kinds import AccountKind, AccountStatus
 from authwire.accounts.schemas import (
     AuthAccountCreate,
     AuthAccountOut,
@@ -13,6 +14,7 @@ from authwire.accounts.schemas import (
     AuthorizationStarted,
 )
 from authwire.applications import administered_application
+from authwire.errors import AccountUnavailableError, TokenEndpointError
 from authwire.oauth.flow import start_authorization
 from authwire.web.deps import RuntimeDep, SessionDep, UserDep
 
@@ -116,10 +118,30 @@ async def start_account_authorization(
     browser back to Authwire, which stores the tokens."""
     await administered_application(session, user, application_id)
     account = await service.get_account(session, application_id, account_id)
+    if account.kind == AccountKind.OAUTH2_CLIENT_CREDENTIALS:
+        await session.close()
+        try:
+            await runtime.keeper.generate_client_credentials(account.id)
+        except AccountUnavailableError as exc:
+            # Not a 401: that would read as "your API token is bad".
+            raise TokenEndpointError(
+                exc.message, error=exc.code, description=None
+            ) from exc
+        return AuthorizationStarted(
+            authorization_url=None,
+            expires_at=None,
+            redirect_uri=None,
+            status=AccountStatus.AUTHORIZED,
+            message="The token endpoint issued an access token for the client "
+            "credentials; the account is authorized.",
+        )
     started = await start_authorization(session, runtime, account, user)
     await session.commit()
     return AuthorizationStarted(
         authorization_url=started.url,
         expires_at=started.expires_at,
         redirect_uri=runtime.settings.redirect_uri,
+        status=AccountStatus(account.status),
+        message="Open authorization_url in a browser, sign in with a user who "
+        "may perform the calls, and consent.",
     )
