@@ -25,11 +25,11 @@ from authwire.secrets import generate_key
 from authwire.settings import Settings
 from authwire.users import create_api_token, create_user
 from authwire.web.app import create_app
+from tests.helpers import BASE_URL
 
-pytest_plugins = ["tests.authorization_server.plugin"]
+pytest_plugins = ["tests.authorization_server.plugin", "tests.provider"]
 
 POSTGRES_ENV = "AUTHWIRE_TEST_POSTGRES_URL"
-BASE_URL = "http://authwire.test"
 
 
 def _libpq(url: str) -> str:

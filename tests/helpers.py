@@ -2,10 +2,20 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import httpx2
+from sqlalchemy import select, update
+
+from authwire.accounts.kinds import AccountStatus
+from authwire.accounts.service import set_status
+from authwire.db.models import AuthAccount, Notification, TokenSet
+from authwire.db.types import utcnow
+from authwire.runtime import Runtime
+
+BASE_URL = "http://authwire.test"
 
 GENERIC_ACCOUNT: dict[str, Any] = {
     "name": "Vendor API",
@@ -47,3 +57,48 @@ async def start_authorization(
 
 def account_path(application_id: int, account_id: int) -> str:
     return f"/api/v1/applications/{application_id}/auth-accounts/{account_id}"
+
+
+async def give_tokens(
+    runtime: Runtime,
+    account_id: int,
+    *,
+    expires_at: datetime,
+    access_token: str = "at-initial-0123456789",
+    refresh_token: str | None = "rt-initial-0123456789",
+) -> None:
+    """Give the account tokens, as a completed Generate would."""
+    async with runtime.sessions() as session:
+        account = await session.get(AuthAccount, account_id)
+        assert account is not None
+        account.token_set = TokenSet(
+            access_token_enc=runtime.keyring.encrypt(access_token),
+            refresh_token_enc=(
+                runtime.keyring.encrypt(refresh_token) if refresh_token else None
+            ),
+            expires_at=expires_at,
+            scope=account.scope,
+        )
+        set_status(account, AccountStatus.AUTHORIZED, None)
+        await session.commit()
+
+
+async def expire_tokens(runtime: Runtime, account_id: int) -> None:
+    """Let time pass: the account's access token is past its expiry."""
+    async with runtime.sessions() as session:
+        await session.execute(
+            update(TokenSet)
+            .where(TokenSet.account_id == account_id)
+            .values(expires_at=utcnow() - timedelta(seconds=1))
+        )
+        await session.commit()
+
+
+async def notifications_of(runtime: Runtime, account_id: int) -> list[str]:
+    async with runtime.sessions() as session:
+        rows = await session.scalars(
+            select(Notification.event)
+            .where(Notification.account_id == account_id)
+            .order_by(Notification.id)
+        )
+        return list(rows)

@@ -9,12 +9,11 @@ import httpx2
 import pytest
 from sqlalchemy import select
 
-from authwire.accounts.kinds import AccountStatus
-from authwire.accounts.service import read_secrets, set_status
+from authwire.accounts.service import read_secrets
 from authwire.db.models import AuthAccount, TokenSet
 from authwire.db.types import utcnow
 from authwire.runtime import Runtime
-from tests.helpers import GENERIC_ACCOUNT, account_path, create_account
+from tests.helpers import GENERIC_ACCOUNT, account_path, create_account, give_tokens
 
 SECRETS = {
     "oauth2_generic": {"client_secret": "generic-secret-1"},
@@ -121,17 +120,7 @@ async def test_creating_an_active_oauth_account_is_refused(
 
 
 async def authorize_directly(runtime: Runtime, account_id: int) -> None:
-    """Give the account tokens as a completed Generate would."""
-    async with runtime.sessions() as session:
-        row = await session.get(AuthAccount, account_id)
-        assert row is not None
-        row.token_set = TokenSet(
-            access_token_enc=runtime.keyring.encrypt("at"),
-            refresh_token_enc=runtime.keyring.encrypt("rt"),
-            expires_at=utcnow(),
-        )
-        set_status(row, AccountStatus.AUTHORIZED, None)
-        await session.commit()
+    await give_tokens(runtime, account_id, expires_at=utcnow())
 
 
 @pytest.mark.parametrize(
