@@ -15,6 +15,10 @@ Exactly one refresh per expiry, however many callers wait:
   lock, from a fresh read, whether a refresh is still needed: another process
   may have done it already.
 
+Reads are coalesced the same way: callers that arrive while a read of the
+account is under way share its result (and its one decryption), so a storm
+of callers costs one query, not one each.
+
 SQLite installations run one process, so the in-process task is the lock. The
 read transaction there ends before the token request, because SQLite cannot
 turn a read transaction that others have written past into a write one.
@@ -29,8 +33,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any, TypeVar
 
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
@@ -57,6 +63,8 @@ from authwire.secrets import Keyring, Secret
 
 log = logging.getLogger(__name__)
 
+T = TypeVar("T")
+
 # The first retry after a transient failure; it doubles up to the maximum.
 FIRST_BACKOFF = timedelta(seconds=30)
 
@@ -70,6 +78,17 @@ class AccessToken:
     expires_at: datetime
     # Whether this caller had to wait for a refresh.
     refreshed: bool
+
+
+@dataclass(frozen=True)
+class _Snapshot:
+    """What a call needs to know of an account, read in one query."""
+
+    name: str
+    kind: AccountKind
+    status: str
+    status_reason: str | None
+    token: AccessToken | None
 
 
 def backoff_delay(failures: int, maximum: timedelta) -> timedelta:
@@ -99,6 +118,7 @@ class TokenKeeper:
         self.skew = skew
         self._backoff_max = backoff_max
         self._inflight: dict[int, asyncio.Task[AccessToken]] = {}
+        self._reads: dict[int, asyncio.Task[_Snapshot]] = {}
         self._row_locks = sessions.kw["bind"].dialect.name == "postgresql"
 
     async def access_token(self, account_id: int) -> AccessToken:
@@ -108,13 +128,67 @@ class TokenKeeper:
         an admin acts, and `TokenEndpointUnavailableError` when a needed
         refresh failed for a reason that may pass.
         """
-        async with self._sessions() as session:
-            account, token_set = await self._load(session, account_id, lock=False)
-        self._check_usable(account)
-        if token_set is not None and not self._expiring(token_set):
-            return self._token_of(token_set, refreshed=False)
-        stale = token_set.version if token_set is not None else 0
+        snapshot = await self._coalesced(self._reads, account_id, self._read)
+        self._check_usable(
+            snapshot.kind, snapshot.status, snapshot.name, snapshot.status_reason
+        )
+        token = snapshot.token
+        if token is not None and token.expires_at - self.skew > utcnow():
+            return token
+        stale = token.version if token is not None else 0
         return await self._single_flight(account_id, stale_version=stale, force=False)
+
+    async def _read(self, account_id: int) -> _Snapshot:
+        async with self._sessions() as session:
+            row = (
+                await session.execute(
+                    select(
+                        AuthAccount.name,
+                        AuthAccount.kind,
+                        AuthAccount.status,
+                        AuthAccount.status_reason,
+                        TokenSet.access_token_enc,
+                        TokenSet.token_type,
+                        TokenSet.version,
+                        TokenSet.expires_at,
+                    )
+                    .outerjoin(TokenSet, TokenSet.account_id == AuthAccount.id)
+                    .where(AuthAccount.id == account_id)
+                )
+            ).one_or_none()
+        if row is None:
+            raise AccountUnavailableError(
+                f"Auth account {account_id} does not exist (it may have been deleted).",
+                code="account_not_found",
+            )
+        token = None
+        if row.access_token_enc is not None:
+            token = AccessToken(
+                value=Secret(self._keyring.decrypt(row.access_token_enc)),
+                token_type=row.token_type,
+                version=row.version,
+                expires_at=row.expires_at,
+                refreshed=False,
+            )
+        return _Snapshot(
+            row.name, AccountKind(row.kind), row.status, row.status_reason, token
+        )
+
+    @staticmethod
+    async def _coalesced(
+        tasks: dict[int, asyncio.Task[T]],
+        account_id: int,
+        work: Callable[[int], Coroutine[Any, Any, T]],
+    ) -> T:
+        """Run `work(account_id)` once for all who ask while it runs."""
+        task = tasks.get(account_id)
+        if task is None:
+            task = asyncio.create_task(work(account_id))
+            tasks[account_id] = task
+            task.add_done_callback(lambda _: tasks.pop(account_id, None))
+        # shield: a caller that is cancelled leaves the work running for the
+        # others who wait on it.
+        return await asyncio.shield(task)
 
     async def refresh_after_rejection(
         self, account_id: int, rejected_version: int
@@ -149,17 +223,12 @@ class TokenKeeper:
     async def _single_flight(
         self, account_id: int, *, stale_version: int, force: bool
     ) -> AccessToken:
-        task = self._inflight.get(account_id)
-        if task is None:
-            task = asyncio.create_task(
-                self._refresh(account_id, stale_version=stale_version, force=force),
-                name=f"refresh-account-{account_id}",
+        async def refresh(account_id: int) -> AccessToken:
+            return await self._refresh(
+                account_id, stale_version=stale_version, force=force
             )
-            self._inflight[account_id] = task
-            task.add_done_callback(lambda _: self._inflight.pop(account_id, None))
-        # shield: a caller that is cancelled leaves the refresh running for
-        # the others who wait on it.
-        return await asyncio.shield(task)
+
+        return await self._coalesced(self._inflight, account_id, refresh)
 
     def _expiring(self, token_set: TokenSet) -> bool:
         return token_set.expires_at - self.skew <= utcnow()
@@ -193,27 +262,28 @@ class TokenKeeper:
         return account, token_set
 
     @staticmethod
-    def _check_usable(account: AuthAccount) -> None:
-        kind = AccountKind(account.kind)
+    def _check_usable(
+        kind: AccountKind, status: str, name: str, reason: str | None
+    ) -> None:
         if not kind.is_oauth:
             raise AccountUnavailableError(
-                f"Auth account {account.name!r} is a {kind.value} account; it has "
-                "no OAuth tokens.",
+                f"Auth account {name!r} is a {kind.value} account; it has no "
+                "OAuth tokens.",
                 code="not_an_oauth_account",
             )
-        if account.status == AccountStatus.NEEDS_REAUTHORIZATION:
+        if status == AccountStatus.NEEDS_REAUTHORIZATION:
             raise AccountUnavailableError(
-                f"Auth account {account.name!r} needs to be authorized again: "
-                f"{account.status_reason or 'the provider refused its grant'} "
+                f"Auth account {name!r} needs to be authorized again: "
+                f"{reason or 'the provider refused its grant.'} "
                 "An admin must generate new tokens (Generate).",
                 code="needs_reauthorization",
             )
         if (
-            account.status != AccountStatus.AUTHORIZED
+            status != AccountStatus.AUTHORIZED
             and kind is not AccountKind.OAUTH2_CLIENT_CREDENTIALS
         ):
             raise AccountUnavailableError(
-                f"Auth account {account.name!r} has no tokens yet: an admin must "
+                f"Auth account {name!r} has no tokens yet: an admin must "
                 "generate them first (Generate).",
                 code="not_authorized",
             )
@@ -226,7 +296,12 @@ class TokenKeeper:
                 session, account_id, lock=self._row_locks
             )
             if not admin:
-                self._check_usable(account)
+                self._check_usable(
+                    AccountKind(account.kind),
+                    account.status,
+                    account.name,
+                    account.status_reason,
+                )
             current = token_set.version if token_set is not None else 0
             if token_set is not None and not admin:
                 needed = (
