@@ -9,11 +9,12 @@ from urllib.parse import parse_qs, urlsplit
 import httpx2
 from sqlalchemy import select, update
 
-from authwire.accounts.kinds import AccountStatus
-from authwire.accounts.service import set_status
 from authwire.db.models import AuthAccount, Notification, TokenSet
 from authwire.db.types import utcnow
+from authwire.oauth.token_endpoint import TokenResponse
 from authwire.runtime import Runtime
+from authwire.secrets import Secret
+from authwire.tokens.store import store_new_grant
 
 BASE_URL = "http://authwire.test"
 
@@ -67,19 +68,21 @@ async def give_tokens(
     access_token: str = "at-initial-0123456789",
     refresh_token: str | None = "rt-initial-0123456789",
 ) -> None:
-    """Give the account tokens, as a completed Generate would."""
+    """Give the account tokens, as a completed Generate does."""
     async with runtime.sessions() as session:
         account = await session.get(AuthAccount, account_id)
         assert account is not None
-        account.token_set = TokenSet(
-            access_token_enc=runtime.keyring.encrypt(access_token),
-            refresh_token_enc=(
-                runtime.keyring.encrypt(refresh_token) if refresh_token else None
-            ),
+        response = TokenResponse(
+            access_token=Secret(access_token),
+            refresh_token=Secret(refresh_token) if refresh_token else None,
+            token_type="Bearer",
             expires_at=expires_at,
+            expires_in_given=True,
             scope=account.scope,
         )
-        set_status(account, AccountStatus.AUTHORIZED, None)
+        await store_new_grant(
+            session, account, response, runtime.keyring, authorized_by_id=None
+        )
         await session.commit()
 
 

@@ -21,7 +21,7 @@ from authlib.oauth2.rfc7636 import create_s256_code_challenge
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from authwire.accounts.kinds import AccountKind, AccountStatus
+from authwire.accounts.kinds import AccountKind
 from authwire.accounts.presets import effective_scope, endpoints_for
 from authwire.accounts.service import read_secrets
 from authwire.db.models import AuthAccount, Authorization, User
@@ -34,7 +34,6 @@ from authwire.errors import (
     MissingRefreshTokenError,
     OAuthError,
 )
-from authwire.notifications.outbox import AccountEvent, enqueue_account_event
 from authwire.oauth.authorization_url import build_authorization_url
 from authwire.oauth.token_endpoint import ClientCredentials
 from authwire.runtime import Runtime
@@ -227,10 +226,9 @@ async def _complete(
     if response.refresh_token is None:
         raise MissingRefreshTokenError(_missing_refresh_token_message(kind))
 
-    recovering = account.status == AccountStatus.NEEDS_REAUTHORIZATION
-    store_new_grant(account, response, runtime.keyring, authorized_by_id=record.user_id)
-    if recovering:
-        await enqueue_account_event(session, account, AccountEvent.RECOVERED, None)
+    await store_new_grant(
+        session, account, response, runtime.keyring, authorized_by_id=record.user_id
+    )
     await session.commit()
     runtime.metrics.authorizations.labels(outcome="authorized").inc()
     log.info(

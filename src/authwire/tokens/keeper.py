@@ -316,7 +316,8 @@ class TokenKeeper:
             try:
                 response = await self._request(account, token_set)
             except TokenEndpointError as exc:
-                await self._refused(session, account, current, exc)
+                if not await self._refused(session, account, current, exc):
+                    return await self._current_token(session, account_id)
                 raise AccountUnavailableError(
                     f"Auth account {account.name!r} needs to be authorized again: "
                     f"{account.status_reason}",
@@ -328,11 +329,16 @@ class TokenKeeper:
 
             stored = await self._store(session, account, token_set, current, response)
             if stored is None:
-                # A new grant replaced the tokens meanwhile; it wins.
-                _, token_set = await self._load(session, account_id, lock=False)
-                assert token_set is not None
-                return self._token_of(token_set, refreshed=True)
+                return await self._current_token(session, account_id)
             return stored
+
+    async def _current_token(
+        self, session: AsyncSession, account_id: int
+    ) -> AccessToken:
+        """The tokens of a new grant that replaced ours meanwhile; it wins."""
+        _, token_set = await self._load(session, account_id, lock=False)
+        assert token_set is not None
+        return self._token_of(token_set, refreshed=True)
 
     async def _request(
         self, account: AuthAccount, token_set: TokenSet | None
@@ -480,19 +486,19 @@ class TokenKeeper:
         account: AuthAccount,
         current_version: int,
         exc: TokenEndpointError,
-    ) -> None:
-        """The provider refused the grant: the account needs a new Generate."""
-        reason = (
-            f"The token endpoint refused to renew the access token "
-            f"({exc.error}{': ' + exc.description if exc.description else ''})."
-        )
+    ) -> bool:
+        """The provider refused the grant: the account needs a new Generate.
+
+        Returns False, changing nothing, when a new grant replaced the refused
+        one meanwhile."""
+        reason = exc.message
         account = await session.merge(account)
         token_version = await session.scalar(
             select(TokenSet.version).where(TokenSet.account_id == account.id)
         )
         if (token_version or 0) != current_version:
-            await session.rollback()  # a new grant arrived meanwhile; keep it
-            return
+            await session.rollback()
+            return False
         now = utcnow()
         account.status = AccountStatus.NEEDS_REAUTHORIZATION.value
         account.status_reason = reason
@@ -512,6 +518,7 @@ class TokenKeeper:
             account.id,
             exc.error,
         )
+        return True
 
     async def _failed(
         self,
