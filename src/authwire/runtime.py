@@ -18,6 +18,7 @@ from authwire.db import migrate
 from authwire.db.engine import create_engine, create_sessionmaker
 from authwire.errors import ConfigurationError
 from authwire.metrics import Metrics
+from authwire.oauth.discovery import ProviderMetadata, discover
 from authwire.oauth.token_endpoint import TokenEndpointClient
 from authwire.secrets import Keyring, load_or_create_key_file, parse_keys
 from authwire.settings import Settings
@@ -35,6 +36,14 @@ class Runtime:
     token_endpoint: TokenEndpointClient
     metrics: Metrics
     keeper: TokenKeeper
+
+    async def discover(self, issuer: str) -> ProviderMetadata:
+        """Read a provider's metadata, with the token endpoints' timeout."""
+        return await discover(
+            issuer,
+            request_timeout=self.settings.token_request_timeout_seconds,
+            transport=self.token_endpoint.transport,
+        )
 
     async def aclose(self) -> None:
         await self.engine.dispose()

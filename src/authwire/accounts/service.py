@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from sqlalchemy import select
@@ -32,11 +33,13 @@ from authwire.accounts.schemas import (
 from authwire.accounts.validation import (
     KIND_FIELDS,
     account_problems,
+    endpoint_problem,
     normalize_scope,
 )
 from authwire.db.models import AuthAccount
 from authwire.db.types import utcnow
 from authwire.errors import ConflictError, InvalidInputError, NotFoundError
+from authwire.oauth.discovery import DiscoveryError, ProviderMetadata
 from authwire.secrets import Keyring, Secret
 from authwire.settings import Settings
 
@@ -134,17 +137,63 @@ async def _ensure_unique_name(
         )
 
 
+Discoverer = Callable[[str], Awaitable[ProviderMetadata]]
+
+_DISCOVERABLE = {
+    AccountKind.OAUTH2_GENERIC: ("authorization_endpoint", "token_endpoint"),
+    AccountKind.OAUTH2_CLIENT_CREDENTIALS: ("token_endpoint",),
+}
+
+
+async def _discover_endpoints(
+    kind: AccountKind,
+    plain: dict[str, Any],
+    discoverer: Discoverer | None,
+    settings: Settings,
+    *,
+    replace: bool,
+) -> bool | None:
+    """Fill the endpoints from the issuer's metadata, when they are missing
+    (or, with `replace`, always). Returns whether the provider promises the
+    RFC 9207 `iss` parameter, or None when nothing was discovered."""
+    issuer = plain.get("issuer")
+    needed = _DISCOVERABLE.get(kind, ())
+    if not issuer or not needed or discoverer is None:
+        return None
+    if not replace and all(plain.get(field) for field in needed):
+        return None
+    problem = endpoint_problem(issuer, allow_http=settings.allow_http_endpoints)
+    if problem:
+        raise InvalidInputError.for_field("issuer", problem)
+    try:
+        metadata = await discoverer(issuer)
+    except DiscoveryError as exc:
+        raise InvalidInputError.for_field(
+            "issuer", f"its metadata could not be used: {exc}"
+        ) from exc
+    for field in (*needed, "revocation_endpoint"):
+        if replace or not plain.get(field):
+            plain[field] = getattr(metadata, field)
+    return metadata.iss_parameter_supported
+
+
 async def create_account(
     session: AsyncSession,
     keyring: Keyring,
     settings: Settings,
     application_id: int,
     data: AuthAccountCreate,
+    *,
+    discoverer: Discoverer | None = None,
 ) -> AuthAccount:
+    """Create an account; `discoverer` reads endpoints from an issuer URL."""
     kind = data.kind
     given = data.model_dump(exclude_unset=True)
     plain = {field: _clean(given.get(field)) for field in _PLAIN_FIELDS}
     _apply_scope(plain)
+    requires_iss = await _discover_endpoints(
+        kind, plain, discoverer, settings, replace=False
+    )
     secrets = {
         name: given[name] for name in SECRET_FIELDS if given.get(name) not in (None, "")
     }
@@ -170,6 +219,7 @@ async def create_account(
         status=status.value,
         active=bool(data.active) if data.active is not None else not kind.is_oauth,
         status_changed_at=utcnow(),
+        requires_iss=bool(requires_iss),
         **plain,
     )
     _write_secrets(keyring, account, secrets)
@@ -198,6 +248,8 @@ async def update_account(
     settings: Settings,
     account: AuthAccount,
     data: AuthAccountUpdate,
+    *,
+    discoverer: Discoverer | None = None,
 ) -> AuthAccount:
     kind = AccountKind(account.kind)
     given = data.model_dump(exclude_unset=True)
@@ -214,6 +266,15 @@ async def update_account(
         if field in given:
             plain[field] = _clean(given[field])
     _apply_scope(plain)
+    # A new issuer brings its own endpoints, unless the same change names them.
+    new_issuer = plain["issuer"] != before["issuer"] and not any(
+        field in given for field in ("authorization_endpoint", "token_endpoint")
+    )
+    requires_iss = await _discover_endpoints(
+        kind, plain, discoverer, settings, replace=new_issuer
+    )
+    if requires_iss is not None:
+        account.requires_iss = requires_iss
     secrets = {name: s.reveal() for name, s in read_secrets(keyring, account).items()}
     for name in SECRET_FIELDS:
         if given.get(name) not in (None, ""):

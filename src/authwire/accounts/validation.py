@@ -126,6 +126,11 @@ def account_problems(
     for field in _REQUIRED[kind]:
         if values.get(field) in (None, "", False):
             problems[field] = _required_problem(kind, field)
+            if field in URL_FIELDS and "issuer" in allowed:
+                problems[field] += (
+                    " (Or enter the issuer URL alone, and Authwire reads the "
+                    "endpoints from the provider's metadata.)"
+                )
 
     for field in URL_FIELDS:
         value = values.get(field)

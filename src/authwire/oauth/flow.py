@@ -188,7 +188,7 @@ async def _complete(
 ) -> AuthAccount:
     if "error" in params:
         raise _denied(params)
-    _check_issuer(record, params.get("iss"))
+    _check_issuer(record, params.get("iss"), required=account.requires_iss)
     if record.account_generation != account.generation:
         raise AuthorizationStateError(
             f"The auth account {account.name!r} was changed after Generate was "
@@ -266,7 +266,7 @@ def _origin(url: str) -> tuple[str, str, int | None]:
     return parts.scheme, (parts.hostname or "").lower(), port
 
 
-def _check_issuer(record: Authorization, iss: str | None) -> None:
+def _check_issuer(record: Authorization, iss: str | None, *, required: bool) -> None:
     """RFC 9207: when the provider says who it is, it must be who was asked.
 
     With a known issuer identifier the match is exact (section 2.4). Where the
@@ -275,6 +275,13 @@ def _check_issuer(record: Authorization, iss: str | None) -> None:
     the browser was sent to.
     """
     if iss is None:
+        if required:
+            raise IssuerMismatchError(
+                "The answer carries no iss parameter, though this provider's "
+                "metadata promises one (RFC 9207), so its origin cannot be "
+                "checked. Click Generate again; if it repeats, check the issuer "
+                "URL of the account."
+            )
         return
     if record.issuer is not None:
         matches = iss == record.issuer

@@ -50,7 +50,12 @@ async def create_auth_account(
 ) -> AuthAccountOut:
     await administered_application(session, user, application_id)
     account = await service.create_account(
-        session, runtime.keyring, runtime.settings, application_id, data
+        session,
+        runtime.keyring,
+        runtime.settings,
+        application_id,
+        data,
+        discoverer=runtime.discover,
     )
     await session.commit()
     await session.refresh(account)
@@ -82,7 +87,12 @@ async def update_auth_account(
     await administered_application(session, user, application_id)
     account = await service.get_account(session, application_id, account_id)
     await service.update_account(
-        session, runtime.keyring, runtime.settings, account, data
+        session,
+        runtime.keyring,
+        runtime.settings,
+        account,
+        data,
+        discoverer=runtime.discover,
     )
     await session.commit()
     await session.refresh(account)
