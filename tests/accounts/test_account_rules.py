@@ -205,7 +205,9 @@ async def test_deleting_an_account_removes_its_tokens(
     account = await create_account(api, application_id)
     await authorize_directly(runtime, account["id"])
     path = account_path(application_id, account["id"])
-    assert (await api.delete(path)).status_code == 204
+    deleted = await api.delete(path)
+    assert deleted.status_code == 200
+    assert deleted.json()["deleted"] is True
     assert (await api.get(path)).status_code == 404
     async with runtime.sessions() as session:
         assert (await session.scalars(select(TokenSet))).all() == []

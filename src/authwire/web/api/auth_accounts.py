@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter
 from pydantic import BaseModel
 
 from authwire.accounts import service
@@ -14,8 +14,14 @@ from authwire.accounts.schemas import (
     AuthorizationStarted,
 )
 from authwire.applications import administered_application
-from authwire.errors import AccountUnavailableError, TokenEndpointError
+from authwire.errors import (
+    AccountUnavailableError,
+    TokenEndpointError,
+    TokenEndpointUnavailableError,
+)
 from authwire.oauth.flow import start_authorization
+from authwire.runtime import Runtime
+from authwire.tokens.revocation import RevocationOut, Revoker
 from authwire.web.deps import RuntimeDep, SessionDep, UserDep
 
 router = APIRouter(
@@ -99,15 +105,58 @@ async def update_auth_account(
     return service.account_out(account, runtime.settings, runtime.keyring)
 
 
-@router.delete("/{account_id}", status_code=204)
+class AccountDeleted(BaseModel):
+    deleted: bool
+    revocation: RevocationOut
+
+
+@router.delete("/{account_id}", response_model=AccountDeleted)
 async def delete_auth_account(
-    application_id: int, account_id: int, session: SessionDep, user: UserDep
-) -> Response:
+    application_id: int,
+    account_id: int,
+    session: SessionDep,
+    user: UserDep,
+    runtime: RuntimeDep,
+) -> AccountDeleted:
+    """Delete the account, revoking its grant at the provider first where the
+    provider has a revocation endpoint. The account is deleted even when the
+    revocation fails; `revocation` says what happened."""
     await administered_application(session, user, application_id)
     account = await service.get_account(session, application_id, account_id)
+    try:
+        revocation = await _revoker(runtime).revoke(account)
+    except TokenEndpointUnavailableError as exc:
+        revocation = RevocationOut(
+            revoked=False,
+            message=f"{exc.message} The account was deleted all the same.",
+        )
     await session.delete(account)
     await session.commit()
-    return Response(status_code=204)
+    return AccountDeleted(deleted=True, revocation=revocation)
+
+
+@router.post("/{account_id}/revocation", response_model=RevocationOut)
+async def revoke_auth_account(
+    application_id: int,
+    account_id: int,
+    session: SessionDep,
+    user: UserDep,
+    runtime: RuntimeDep,
+) -> RevocationOut:
+    """Revoke the grant at the provider and forget the tokens; the account
+    stays, not authorized, until Generate. When the provider cannot be
+    reached, nothing changes and the error says so."""
+    await administered_application(session, user, application_id)
+    account = await service.get_account(session, application_id, account_id)
+    revocation = await _revoker(runtime).revoke(account)
+    if account.token_set is not None:
+        service.clear_tokens(account)
+        await session.commit()
+    return revocation
+
+
+def _revoker(runtime: Runtime) -> Revoker:
+    return Revoker(runtime.keyring, runtime.token_endpoint)
 
 
 @router.post(
