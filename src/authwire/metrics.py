@@ -27,6 +27,37 @@ class Metrics:
             ["kind", "status"],
             registry=self.registry,
         )
+        labels = ["application_id", "account_id"]
+        self.token_expiry = Gauge(
+            "authwire_token_expires_at_seconds",
+            "When each account's access token expires (Unix time).",
+            labels,
+            registry=self.registry,
+        )
+        self.token_last_refresh = Gauge(
+            "authwire_token_last_refresh_timestamp_seconds",
+            "When each account's token was last renewed (Unix time; 0 if never).",
+            labels,
+            registry=self.registry,
+        )
+        self.token_refreshes = Gauge(
+            "authwire_token_refresh_count",
+            "Renewals of each account's token since it was granted.",
+            labels,
+            registry=self.registry,
+        )
+        self.token_failures = Gauge(
+            "authwire_token_refresh_failures",
+            "Transient refresh failures in a row, per account (0 when healthy).",
+            labels,
+            registry=self.registry,
+        )
+        self.account_needs_reauthorization = Gauge(
+            "authwire_auth_account_needs_reauthorization",
+            "1 for each account that needs a new Generate, 0 otherwise.",
+            labels,
+            registry=self.registry,
+        )
         self.http_requests = Counter(
             "authwire_http_requests",
             "Requests served, by method, route template and status.",

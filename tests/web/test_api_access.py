@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import httpx2
 import pytest
 
+from authwire.db.types import utcnow
 from authwire.runtime import Runtime
 from authwire.users import create_api_token, create_user
 from authwire.web.app import create_app
+from tests.helpers import GENERIC_ACCOUNT, give_tokens
 
 
 def every_api_operation(runtime: Runtime) -> list[tuple[str, str]]:
@@ -90,3 +94,27 @@ async def test_metrics_are_in_prometheus_format(
         'authwire_auth_accounts{kind="bearer",status="authorized"} 1.0' in response.text
     )
     assert "authwire_http_requests_total" in response.text
+
+
+async def test_metrics_report_each_accounts_refresh_history(
+    api: httpx2.AsyncClient, application_id: int, runtime: Runtime
+) -> None:
+    account = (
+        await api.post(
+            f"/api/v1/applications/{application_id}/auth-accounts",
+            json=GENERIC_ACCOUNT,
+        )
+    ).json()
+    expires_at = utcnow() + timedelta(hours=1)
+    await give_tokens(runtime, account["id"], expires_at=expires_at)
+    response = await api.get("/metrics")
+    labels = f'account_id="{account["id"]}",application_id="{application_id}"'
+    values = {
+        line.rsplit(" ", 1)[0]: float(line.rsplit(" ", 1)[1])
+        for line in response.text.splitlines()
+        if labels in line
+    }
+    expiry = values[f"authwire_token_expires_at_seconds{{{labels}}}"]
+    assert expiry == pytest.approx(expires_at.timestamp(), abs=1)
+    assert values[f"authwire_token_refresh_failures{{{labels}}}"] == 0
+    assert values[f"authwire_auth_account_needs_reauthorization{{{labels}}}"] == 0

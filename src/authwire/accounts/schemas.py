@@ -65,6 +65,12 @@ class TokenSetOut(BaseModel):
     last_refresh_at: datetime | None
     last_refresh_error: str | None
     last_refresh_error_at: datetime | None
+    consecutive_failures: int = Field(
+        description="Transient refresh failures in a row (0 when healthy)."
+    )
+    next_attempt_at: datetime | None = Field(
+        description="After failures, when the refresher tries again."
+    )
 
 
 class AuthAccountOut(BaseModel):

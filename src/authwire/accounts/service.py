@@ -387,6 +387,8 @@ def account_out(
             last_refresh_at=token.last_refresh_at,
             last_refresh_error=token.last_refresh_error,
             last_refresh_error_at=token.last_refresh_error_at,
+            consecutive_failures=token.consecutive_failures,
+            next_attempt_at=token.next_attempt_at,
         ),
         created_at=account.created_at,
         updated_at=account.updated_at,
