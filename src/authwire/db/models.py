@@ -7,6 +7,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     ForeignKey,
     Index,
@@ -258,6 +259,126 @@ class NotificationDelivery(Base):
     locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
+class WebServiceProvider(Base):
+    """A remote system; its methods' URLs are relative to its base URL, so that
+    moving it (a sandbox to production) is one edit."""
+
+    __tablename__ = "web_service_providers"
+    __table_args__ = (UniqueConstraint("application_id", "name"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    application_id: Mapped[int] = mapped_column(
+        ForeignKey("applications.id", ondelete="CASCADE"), index=True
+    )
+    name: Mapped[str] = mapped_column(String(200))
+    description: Mapped[str] = mapped_column(Text, default="")
+    base_url: Mapped[str] = mapped_column(String(2000))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(
+        UTCDateTime, default=utcnow, onupdate=utcnow
+    )
+
+
+class WebServiceMethod(Base):
+    """A configured HTTP request. `query` and `headers` are JSON lists of
+    {name, value, secret}; the values of secret entries are not there but in
+    `secrets_enc`, encrypted."""
+
+    __tablename__ = "web_service_methods"
+    __table_args__ = (UniqueConstraint("application_id", "name"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    application_id: Mapped[int] = mapped_column(
+        ForeignKey("applications.id", ondelete="CASCADE"), index=True
+    )
+    provider_id: Mapped[int] = mapped_column(
+        ForeignKey("web_service_providers.id", ondelete="RESTRICT"), index=True
+    )
+    # A method keeps its account; deleting an account in use is refused.
+    auth_account_id: Mapped[int | None] = mapped_column(
+        ForeignKey("auth_accounts.id", ondelete="RESTRICT"), index=True
+    )
+    name: Mapped[str] = mapped_column(String(200))
+    description: Mapped[str] = mapped_column(Text, default="")
+    http_method: Mapped[str] = mapped_column(String(10))
+    url: Mapped[str] = mapped_column(Text)
+    query: Mapped[str] = mapped_column(Text, default="[]")
+    headers: Mapped[str] = mapped_column(Text, default="[]")
+    body: Mapped[str | None] = mapped_column(Text)
+    content_type: Mapped[str] = mapped_column(String(10), default="none")
+    timeout_seconds: Mapped[float] = mapped_column(default=30.0)
+    # None: retry when the HTTP method is idempotent (RFC 9110 section 9.2.2).
+    retry_enabled: Mapped[bool | None] = mapped_column(Boolean)
+    max_retries: Mapped[int] = mapped_column(Integer, default=2)
+    sample_parameters: Mapped[str] = mapped_column(Text, default="{}")
+    secrets_enc: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(
+        UTCDateTime, default=utcnow, onupdate=utcnow
+    )
+
+
+class WebServiceLog(Base):
+    """One call of a method: what was sent and what came back, redacted.
+
+    Names are copied beside the ids so that an entry still reads after its
+    method or account is deleted. Entries are listed newest first by id
+    (keyset pagination); the indexes serve the filters an admin uses.
+    """
+
+    __tablename__ = "web_service_logs"
+    __table_args__ = (
+        Index("ix_web_service_logs_app_id", "application_id", "id"),
+        Index(
+            "ix_web_service_logs_app_method",
+            "application_id",
+            "method_id",
+            "success",
+            "id",
+        ),
+        Index("ix_web_service_logs_app_account", "application_id", "account_id", "id"),
+        Index("ix_web_service_logs_app_success", "application_id", "success", "id"),
+        Index("ix_web_service_logs_app_run", "application_id", "run_id", "id"),
+        Index("ix_web_service_logs_created_at", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer, "sqlite"), primary_key=True
+    )
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    application_id: Mapped[int] = mapped_column(
+        ForeignKey("applications.id", ondelete="CASCADE")
+    )
+    source: Mapped[str] = mapped_column(String(20))  # test | workflow | api
+    method_id: Mapped[int | None] = mapped_column(
+        ForeignKey("web_service_methods.id", ondelete="SET NULL")
+    )
+    method_name: Mapped[str] = mapped_column(String(200))
+    account_id: Mapped[int | None] = mapped_column(
+        ForeignKey("auth_accounts.id", ondelete="SET NULL")
+    )
+    account_name: Mapped[str | None] = mapped_column(String(200))
+    workflow_id: Mapped[int | None] = mapped_column(Integer)
+    run_id: Mapped[int | None] = mapped_column(Integer)
+    step_key: Mapped[str | None] = mapped_column(String(200))
+    request_method: Mapped[str] = mapped_column(String(10))
+    request_url: Mapped[str] = mapped_column(Text)
+    request_headers: Mapped[str] = mapped_column(Text, default="{}")
+    request_body: Mapped[str | None] = mapped_column(Text)
+    request_body_size: Mapped[int] = mapped_column(Integer, default=0)
+    response_status: Mapped[int | None] = mapped_column(Integer)
+    response_headers: Mapped[str] = mapped_column(Text, default="{}")
+    response_body: Mapped[str | None] = mapped_column(Text)
+    response_body_size: Mapped[int] = mapped_column(Integer, default=0)
+    response_body_truncated: Mapped[bool] = mapped_column(Boolean, default=False)
+    duration_ms: Mapped[float] = mapped_column(default=0.0)
+    attempts: Mapped[int] = mapped_column(Integer, default=1)
+    success: Mapped[bool] = mapped_column(Boolean)
+    error: Mapped[str | None] = mapped_column(Text)
+    token_refreshed: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
 # Every column that holds ciphertext, for key rotation.
 ENCRYPTED_COLUMNS: list[tuple[type[Base], str, str]] = [
     (AuthAccount, "id", "secrets_enc"),
@@ -265,4 +386,5 @@ ENCRYPTED_COLUMNS: list[tuple[type[Base], str, str]] = [
     (TokenSet, "account_id", "refresh_token_enc"),
     (Authorization, "id", "code_verifier_enc"),
     (WebhookEndpoint, "id", "secret_enc"),
+    (WebServiceMethod, "id", "secrets_enc"),
 ]
