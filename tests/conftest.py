@@ -27,7 +27,11 @@ from authwire.users import create_api_token, create_user
 from authwire.web.app import create_app
 from tests.helpers import BASE_URL
 
-pytest_plugins = ["tests.authorization_server.plugin", "tests.provider"]
+pytest_plugins = [
+    "tests.authorization_server.plugin",
+    "tests.provider",
+    "tests.upstream",
+]
 
 POSTGRES_ENV = "AUTHWIRE_TEST_POSTGRES_URL"
 

@@ -10,6 +10,7 @@ import logging
 
 import anyio
 
+from authwire.notifications.delivery import run_delivery_worker
 from authwire.runtime import Runtime
 from authwire.tokens.refresher import Refresher
 
@@ -28,3 +29,4 @@ async def run_background(runtime: Runtime, stop: anyio.Event) -> None:
             jobs.start_soon(refresher.run, stop, name="refresher")
         else:
             log.info("the background refresher is off (AUTHWIRE_REFRESHER_ENABLED)")
+        jobs.start_soon(run_delivery_worker, runtime, stop, name="notifications")

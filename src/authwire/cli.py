@@ -29,6 +29,7 @@ from authwire.db import migrate as migrations
 from authwire.db.models import User
 from authwire.db.rekey import reencrypt_all
 from authwire.errors import AuthwireError, InvalidInputError
+from authwire.notifications import endpoints as notification_endpoints
 from authwire.runtime import Runtime, load_keyring, open_runtime
 from authwire.secrets import (
     generate_key,
@@ -51,10 +52,15 @@ apps_cli = typer.Typer(help="Ticketing applications.", no_args_is_help=True)
 accounts_cli = typer.Typer(
     help="Auth accounts of an application.", no_args_is_help=True
 )
+webhooks_cli = typer.Typer(
+    help="Webhook endpoints told when an account needs reauthorization or recovers.",
+    no_args_is_help=True,
+)
 cli.add_typer(users_cli, name="users")
 cli.add_typer(tokens_cli, name="tokens")
 cli.add_typer(apps_cli, name="applications")
 cli.add_typer(accounts_cli, name="accounts")
+cli.add_typer(webhooks_cli, name="webhooks")
 
 # The operator at the console may do what a superuser may.
 _OPERATOR = User(id=0, username="(operator)", is_superuser=True)
@@ -212,6 +218,10 @@ def users_create(
     no_password: Annotated[
         bool, typer.Option(help="No password: this user works through API tokens only.")
     ] = False,
+    email: Annotated[
+        str | None,
+        typer.Option(help="Where notifications about the user's applications go."),
+    ] = None,
 ) -> None:
     """Create a user (prompting for a password unless told otherwise)."""
     password: str | None
@@ -228,7 +238,7 @@ def users_create(
 
     async def work(_runtime: Runtime, session: AsyncSession) -> None:
         await user_service.create_user(
-            session, username, password=password, is_superuser=superuser
+            session, username, password=password, is_superuser=superuser, email=email
         )
 
     _run(work)
@@ -352,7 +362,12 @@ def accounts_create(
     async def work(runtime: Runtime, session: AsyncSession) -> dict[str, Any]:
         found = await app_service.find_application(session, _OPERATOR, application)
         created = await account_service.create_account(
-            session, runtime.keyring, runtime.settings, found.id, data
+            session,
+            runtime.keyring,
+            runtime.settings,
+            found.id,
+            data,
+            discoverer=runtime.discover,
         )
         await session.commit()
         await session.refresh(created)
@@ -370,7 +385,12 @@ def accounts_update(application: str, account: str, definition: str) -> None:
     async def work(runtime: Runtime, session: AsyncSession) -> dict[str, Any]:
         found = await _account(session, application, account)
         await account_service.update_account(
-            session, runtime.keyring, runtime.settings, found, data
+            session,
+            runtime.keyring,
+            runtime.settings,
+            found,
+            data,
+            discoverer=runtime.discover,
         )
         await session.commit()
         await session.refresh(found)
@@ -425,6 +445,68 @@ def accounts_authorize(
         return started.url
 
     typer.echo(_run(work))
+
+
+@webhooks_cli.command("create")
+def webhooks_create(
+    application: str,
+    url: str,
+    description: Annotated[str, typer.Option(help="What receives them.")] = "",
+) -> None:
+    """Add a webhook endpoint; its signing secret is printed once, last."""
+    try:
+        data = notification_endpoints.WebhookEndpointCreate(
+            url=url, description=description
+        )
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()
+        )
+        raise _fail(f"the webhook endpoint is not valid: {problems}") from None
+
+    async def work(runtime: Runtime, session: AsyncSession) -> tuple[int, str]:
+        found = await app_service.find_application(session, _OPERATOR, application)
+        endpoint, secret = await notification_endpoints.create_endpoint(
+            session, runtime.keyring, runtime.settings, found.id, data
+        )
+        return endpoint.id, secret
+
+    endpoint_id, secret = _run(work)
+    typer.echo(f"webhook endpoint {endpoint_id} added to {application}: {url}")
+    typer.echo("signing secret (shown only now; store it in the receiver):")
+    typer.echo(secret)
+
+
+@webhooks_cli.command("list")
+def webhooks_list(application: str) -> None:
+    """List an application's webhook endpoints as JSON (without secrets)."""
+
+    async def work(_runtime: Runtime, session: AsyncSession) -> list[dict[str, Any]]:
+        found = await app_service.find_application(session, _OPERATOR, application)
+        endpoints = await notification_endpoints.list_endpoints(session, found.id)
+        return [
+            notification_endpoints.WebhookEndpointOut.model_validate(e).model_dump(
+                mode="json"
+            )
+            for e in endpoints
+        ]
+
+    _echo_json(_run(work))
+
+
+@webhooks_cli.command("delete")
+def webhooks_delete(application: str, endpoint_id: int) -> None:
+    """Remove a webhook endpoint; deliveries still waiting for it are dropped."""
+
+    async def work(_runtime: Runtime, session: AsyncSession) -> None:
+        found = await app_service.find_application(session, _OPERATOR, application)
+        endpoint = await notification_endpoints.get_endpoint(
+            session, found.id, endpoint_id
+        )
+        await session.delete(endpoint)
+
+    _run(work)
+    typer.echo(f"webhook endpoint {endpoint_id} removed from {application}")
 
 
 def main() -> None:

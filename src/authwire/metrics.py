@@ -3,7 +3,13 @@ start several services in one process without clashing)."""
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, generate_latest
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+)
 
 
 class Metrics:
@@ -56,6 +62,18 @@ class Metrics:
             "authwire_auth_account_needs_reauthorization",
             "1 for each account that needs a new Generate, 0 otherwise.",
             labels,
+            registry=self.registry,
+        )
+        self.calls = Counter(
+            "authwire_web_service_calls",
+            "Calls of web service methods, by source and success.",
+            ["source", "success"],
+            registry=self.registry,
+        )
+        self.call_duration = Histogram(
+            "authwire_web_service_call_duration_seconds",
+            "How long calls of web service methods took, retries included.",
+            buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60),
             registry=self.registry,
         )
         self.http_requests = Counter(

@@ -14,6 +14,9 @@ import anyio
 import httpx2
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from authwire import __version__
+from authwire.calls.executor import Caller
+from authwire.calls.log_writer import LogWriter
 from authwire.db import migrate
 from authwire.db.engine import create_engine, create_sessionmaker
 from authwire.errors import ConfigurationError
@@ -36,6 +39,8 @@ class Runtime:
     token_endpoint: TokenEndpointClient
     metrics: Metrics
     keeper: TokenKeeper
+    http_client: httpx2.AsyncClient
+    caller: Caller
 
     async def discover(self, issuer: str) -> ProviderMetadata:
         """Read a provider's metadata, with the token endpoints' timeout."""
@@ -46,7 +51,17 @@ class Runtime:
         )
 
     async def aclose(self) -> None:
+        await self.http_client.aclose()
         await self.engine.dispose()
+
+
+def quiet_http_client_logs() -> None:
+    """httpx2 logs every request's full URL at INFO, and a method's query
+    string may carry a secret (an API key, a secret entry; encode/httpx#2760).
+    Keep its loggers at WARNING, whatever level the rest of the process logs
+    at, so that no secret reaches the log output through them."""
+    for name in ("httpx2", "httpx", "httpcore2", "httpcore"):
+        logging.getLogger(name).setLevel(logging.WARNING)
 
 
 def load_keyring(settings: Settings) -> Keyring:
@@ -80,8 +95,12 @@ async def open_runtime(
     settings: Settings,
     *,
     token_transport: httpx2.AsyncBaseTransport | None = None,
+    call_transport: httpx2.AsyncBaseTransport | None = None,
     check_schema: bool = True,
 ) -> Runtime:
+    """Open everything a running Authwire needs. The transports are for tests
+    that put a failing provider in the way; by default the network is used."""
+    quiet_http_client_logs()
     keyring = load_keyring(settings)
     if check_schema:
         await ensure_schema(settings)
@@ -93,6 +112,25 @@ async def open_runtime(
         transport=token_transport,
     )
     metrics = Metrics()
+    keeper = TokenKeeper(
+        sessions=sessions,
+        keyring=keyring,
+        token_endpoint=token_endpoint,
+        metrics=metrics,
+        skew=timedelta(seconds=settings.refresh_skew_seconds),
+        backoff_max=timedelta(seconds=settings.refresh_backoff_max_seconds),
+    )
+    # One client for every call: connections to a provider are pooled and
+    # reused. Redirects are not followed: a 3xx is the method's answer.
+    http_client = httpx2.AsyncClient(
+        transport=call_transport,
+        follow_redirects=False,
+        limits=httpx2.Limits(
+            max_connections=settings.call_max_connections,
+            max_keepalive_connections=settings.call_max_connections,
+        ),
+        headers={"User-Agent": f"Authwire/{__version__}"},
+    )
     return Runtime(
         settings=settings,
         engine=engine,
@@ -100,12 +138,15 @@ async def open_runtime(
         keyring=keyring,
         token_endpoint=token_endpoint,
         metrics=metrics,
-        keeper=TokenKeeper(
+        keeper=keeper,
+        http_client=http_client,
+        caller=Caller(
             sessions=sessions,
             keyring=keyring,
-            token_endpoint=token_endpoint,
+            keeper=keeper,
+            settings=settings,
             metrics=metrics,
-            skew=timedelta(seconds=settings.refresh_skew_seconds),
-            backoff_max=timedelta(seconds=settings.refresh_backoff_max_seconds),
+            http_client=http_client,
+            log_writer=LogWriter(sessions),
         ),
     )

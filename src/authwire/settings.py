@@ -91,6 +91,48 @@ class Settings(BaseSettings):
     )
     notification_interval_seconds: float = Field(5.0, gt=0)
 
+    call_response_max_bytes: int = Field(
+        10 * 1024 * 1024,
+        ge=1024,
+        description="Stop reading a web service's answer past this size; the "
+        "call fails rather than fill the memory.",
+    )
+    log_body_max_bytes: int = Field(
+        64 * 1024,
+        ge=0,
+        description="Bodies in the web service logs are cut at this size; the "
+        "original size is recorded beside them.",
+    )
+    call_retry_max_wait_seconds: float = Field(
+        30.0,
+        ge=0,
+        description="The longest Retry-After that a retried call waits for.",
+    )
+    egress_deny: str = Field(
+        "",
+        description="Comma-separated hosts and networks (CIDR) that web service "
+        "methods may not call, besides the cloud metadata addresses.",
+    )
+    egress_allow_metadata: bool = Field(
+        False,
+        description="Allow calls to cloud metadata addresses (169.254.169.254 "
+        "and the like), which are refused by default.",
+    )
+    call_max_connections: int = Field(100, ge=1)
+
+    log_retention_days: int = Field(
+        30,
+        ge=0,
+        description="Delete web service log entries older than this many days; "
+        "0 keeps them forever.",
+    )
+    log_retention_interval_seconds: float = Field(
+        3600,
+        gt=0,
+        description="How often each serving process deletes the web service "
+        "log entries past retention.",
+    )
+
     log_level: str = "INFO"
 
     @field_validator("base_url")

@@ -25,7 +25,11 @@ from authwire.errors import ConflictError, InvalidInputError, NotFoundError
 log = logging.getLogger(__name__)
 
 TOKEN_PREFIX = "aw_"
-_USERNAME = re.compile(r"^[A-Za-z0-9_.@+-]{1,150}$")
+_USERNAME = re.compile(r"[A-Za-z0-9_.@+-]{1,150}")
+# Deliberately loose: one @, something on each side, no spaces or control
+# characters (which could inject mail headers). The SMTP server judges the rest.
+_EMAIL_PART = r"[^@\s\x00-\x1f\x7f]+"
+_EMAIL = re.compile(rf"{_EMAIL_PART}@{_EMAIL_PART}")
 MIN_PASSWORD_LENGTH = 12
 
 _hasher = PasswordHasher()
@@ -52,8 +56,10 @@ async def create_user(
     *,
     password: str | None,
     is_superuser: bool,
+    email: str | None = None,
 ) -> User:
-    if not _USERNAME.match(username):
+    """Create a user; `email` is where notifications about their applications go."""
+    if not _USERNAME.fullmatch(username):
         raise InvalidInputError.for_field(
             "username",
             "may hold 1 to 150 letters, digits and . _ @ + - (no spaces).",
@@ -62,12 +68,17 @@ async def create_user(
         raise InvalidInputError.for_field(
             "password", f"must be at least {MIN_PASSWORD_LENGTH} characters long."
         )
+    if email is not None and (len(email) > 320 or not _EMAIL.fullmatch(email)):
+        raise InvalidInputError.for_field(
+            "email", "must be one e-mail address, such as ann@example.edu."
+        )
     if await session.scalar(select(User.id).where(User.username == username)):
         raise ConflictError(f"A user named {username!r} already exists.")
     user = User(
         username=username,
         password_hash=_hasher.hash(password) if password is not None else None,
         is_superuser=is_superuser,
+        email=email,
     )
     session.add(user)
     await session.flush()

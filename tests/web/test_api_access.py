@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 
 import httpx2
@@ -18,7 +19,7 @@ def every_api_operation(runtime: Runtime) -> list[tuple[str, str]]:
     schema = create_app(runtime=runtime).openapi()
     operations = []
     for path, methods in schema["paths"].items():
-        concrete = path.replace("{application_id}", "1").replace("{account_id}", "1")
+        concrete = re.sub(r"\{[a-z_]+\}", "1", path)
         operations += [(method.upper(), concrete) for method in methods]
     return operations
 

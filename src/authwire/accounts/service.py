@@ -36,7 +36,7 @@ from authwire.accounts.validation import (
     endpoint_problem,
     normalize_scope,
 )
-from authwire.db.models import AuthAccount
+from authwire.db.models import AuthAccount, WebServiceMethod
 from authwire.db.types import utcnow
 from authwire.errors import ConflictError, InvalidInputError, NotFoundError
 from authwire.oauth.discovery import DiscoveryError, ProviderMetadata
@@ -319,6 +319,23 @@ async def update_account(
 
     await session.flush()
     return account
+
+
+async def ensure_unused(session: AsyncSession, account: AuthAccount) -> None:
+    """Refuse to delete an account that methods still authenticate with."""
+    names = list(
+        await session.scalars(
+            select(WebServiceMethod.name)
+            .where(WebServiceMethod.auth_account_id == account.id)
+            .order_by(WebServiceMethod.name)
+        )
+    )
+    if names:
+        raise ConflictError(
+            f"The auth account {account.name!r} is used by the web service "
+            f"methods {', '.join(repr(n) for n in names)}; choose another "
+            "account for them (or none) first."
+        )
 
 
 def set_status(account: AuthAccount, status: AccountStatus, reason: str | None) -> None:

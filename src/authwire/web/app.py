@@ -7,16 +7,24 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
+import anyio
 from fastapi import APIRouter, FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
 from authwire import __version__
+from authwire.background import run_background
 from authwire.runtime import Runtime, open_runtime
 from authwire.settings import Settings
 from authwire.users import count_users
 from authwire.web import callback, ops
-from authwire.web.api import applications, auth_accounts
+from authwire.web.api import (
+    applications,
+    auth_accounts,
+    methods,
+    providers,
+    webhooks,
+)
 from authwire.web.deps import UserDep
 from authwire.web.errors import ErrorOut, install_error_handlers
 
@@ -44,6 +52,9 @@ def _api_router() -> APIRouter:
 
     api.include_router(applications.router)
     api.include_router(auth_accounts.router)
+    api.include_router(webhooks.router)
+    api.include_router(providers.router)
+    api.include_router(methods.router)
     return api
 
 
@@ -60,8 +71,9 @@ async def _announce_first_start(runtime: Runtime) -> None:
 def create_app(
     settings: Settings | None = None, *, runtime: Runtime | None = None
 ) -> FastAPI:
-    """Build the app. With `runtime`, the caller owns it (tests, embedding);
-    otherwise the app opens one at start-up and closes it at shutdown."""
+    """Build the app. With `runtime`, the caller owns it and runs any
+    background work (tests, embedding); otherwise the app opens one at
+    start-up, runs the background jobs, and closes it all at shutdown."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -72,8 +84,14 @@ def create_app(
         opened = await open_runtime(settings or Settings())
         app.state.runtime = opened
         await _announce_first_start(opened)
+        stop = anyio.Event()
         try:
-            yield
+            async with anyio.create_task_group() as background:
+                background.start_soon(run_background, opened, stop)
+                try:
+                    yield
+                finally:
+                    stop.set()
         finally:
             await opened.aclose()
 

@@ -123,6 +123,7 @@ async def delete_auth_account(
     revocation fails; `revocation` says what happened."""
     await administered_application(session, user, application_id)
     account = await service.get_account(session, application_id, account_id)
+    await service.ensure_unused(session, account)
     try:
         revocation = await _revoker(runtime).revoke(account)
     except TokenEndpointUnavailableError as exc:

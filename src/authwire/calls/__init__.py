@@ -1,0 +1,1 @@
+"""Web service providers, methods, the call path and its logs."""

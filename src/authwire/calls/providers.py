@@ -1,0 +1,151 @@
+"""Web service providers: a remote system's name, base URL and active flag."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from authwire.accounts.validation import endpoint_problem
+from authwire.db.models import WebServiceMethod, WebServiceProvider
+from authwire.errors import ConflictError, InvalidInputError, NotFoundError
+from authwire.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+class ProviderCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, max_length=200)
+    description: str = Field("", max_length=4000)
+    base_url: str = Field(min_length=1, max_length=2000)
+    active: bool = True
+
+
+class ProviderUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str | None = Field(None, min_length=1, max_length=200)
+    description: str | None = Field(None, max_length=4000)
+    base_url: str | None = Field(None, min_length=1, max_length=2000)
+    active: bool | None = None
+
+
+class ProviderOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    application_id: int
+    name: str
+    description: str
+    base_url: str
+    active: bool
+    created_at: datetime
+    updated_at: datetime
+
+
+def _check_base_url(value: str, settings: Settings) -> str:
+    value = value.strip()
+    problem = endpoint_problem(value, allow_http=settings.allow_http_endpoints)
+    if problem:
+        raise InvalidInputError.for_field("base_url", problem)
+    if "?" in value:
+        raise InvalidInputError.for_field(
+            "base_url",
+            "must not have a query string; put query parameters on the methods.",
+        )
+    return value.rstrip("/")
+
+
+async def _ensure_unique(
+    session: AsyncSession, application_id: int, name: str, own_id: int | None
+) -> None:
+    existing = await session.scalar(
+        select(WebServiceProvider.id).where(
+            WebServiceProvider.application_id == application_id,
+            WebServiceProvider.name == name,
+        )
+    )
+    if existing is not None and existing != own_id:
+        raise ConflictError(
+            f"This application already has a web service provider named {name!r}."
+        )
+
+
+async def get_provider(
+    session: AsyncSession, application_id: int, provider_id: int
+) -> WebServiceProvider:
+    provider = await session.get(WebServiceProvider, provider_id)
+    if provider is None or provider.application_id != application_id:
+        raise NotFoundError(
+            f"Application {application_id} has no web service provider {provider_id}."
+        )
+    return provider
+
+
+async def list_providers(
+    session: AsyncSession, application_id: int
+) -> list[WebServiceProvider]:
+    rows = await session.scalars(
+        select(WebServiceProvider)
+        .where(WebServiceProvider.application_id == application_id)
+        .order_by(WebServiceProvider.name)
+    )
+    return list(rows)
+
+
+async def create_provider(
+    session: AsyncSession, settings: Settings, application_id: int, data: ProviderCreate
+) -> WebServiceProvider:
+    base_url = _check_base_url(data.base_url, settings)
+    name = data.name.strip()
+    await _ensure_unique(session, application_id, name, None)
+    provider = WebServiceProvider(
+        application_id=application_id,
+        name=name,
+        description=data.description.strip(),
+        base_url=base_url,
+        active=data.active,
+    )
+    session.add(provider)
+    await session.flush()
+    log.info(
+        "web service provider %s created in application %s", provider.id, application_id
+    )
+    return provider
+
+
+async def update_provider(
+    session: AsyncSession,
+    settings: Settings,
+    provider: WebServiceProvider,
+    data: ProviderUpdate,
+) -> WebServiceProvider:
+    if data.base_url is not None:
+        provider.base_url = _check_base_url(data.base_url, settings)
+    if data.name is not None:
+        name = data.name.strip()
+        await _ensure_unique(session, provider.application_id, name, provider.id)
+        provider.name = name
+    if data.description is not None:
+        provider.description = data.description.strip()
+    if data.active is not None:
+        provider.active = data.active
+    await session.flush()
+    return provider
+
+
+async def delete_provider(session: AsyncSession, provider: WebServiceProvider) -> None:
+    methods = await session.scalar(
+        select(func.count()).where(WebServiceMethod.provider_id == provider.id)
+    )
+    if methods:
+        raise ConflictError(
+            f"The provider {provider.name!r} still has {methods} web service "
+            "methods; delete them or move them to another provider first."
+        )
+    await session.delete(provider)
