@@ -14,6 +14,8 @@ import psycopg
 import pytest
 from sqlalchemy.engine import make_url
 
+from tests.upstream import Upstream
+
 
 def authwire(
     data_dir: Path,
@@ -172,3 +174,53 @@ def test_postgres_without_migrations_tells_the_operator_to_migrate(
     finally:
         with psycopg.connect(libpq, autocommit=True) as admin:
             admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def test_a_method_is_created_and_tested_from_the_command_line(
+    data_dir: Path, upstream: Upstream
+) -> None:
+    authwire(data_dir, "applications", "create", "IT Desk")
+    created = authwire(
+        data_dir, "providers", "create", "IT Desk", "Echo", upstream.base_url
+    )
+    assert created.returncode == 0, created.stderr
+    provider_id = json.loads(created.stdout)["id"]
+    definition = {
+        "name": "Ping",
+        "provider_id": provider_id,
+        "http_method": "GET",
+        "url": "/echo/ping/{{ n }}",
+        "sample_parameters": {"n": 1},
+    }
+    made = authwire(
+        data_dir, "methods", "create", "IT Desk", "-", stdin=json.dumps(definition)
+    )
+    assert made.returncode == 0, made.stderr
+
+    tested = authwire(
+        data_dir, "methods", "test", "IT Desk", "Ping", "--parameters", '{"n": 7}'
+    )
+    assert tested.returncode == 0, tested.stderr
+    result = json.loads(tested.stdout)
+    assert result["success"] is True and result["status"] == 200
+    assert json.loads(result["body"])["path"] == "/echo/ping/7"
+
+    missing = authwire(
+        data_dir, "methods", "test", "IT Desk", "Ping", "--parameters", "{}"
+    )
+    assert missing.returncode == 2
+    assert "'n' is undefined" in json.loads(missing.stdout)["error"]
+
+
+def test_deleting_an_account_from_the_command_line_reports_the_revocation(
+    data_dir: Path,
+) -> None:
+    authwire(data_dir, "applications", "create", "IT Desk")
+    definition = {"name": "Static", "kind": "bearer", "bearer_token": "static-token-1"}
+    authwire(
+        data_dir, "accounts", "create", "IT Desk", "-", stdin=json.dumps(definition)
+    )
+    deleted = authwire(data_dir, "accounts", "delete", "IT Desk", "Static")
+    assert deleted.returncode == 0, deleted.stderr
+    assert json.loads(deleted.stdout)["revocation"]["revoked"] is False
+    assert json.loads(authwire(data_dir, "accounts", "list", "IT Desk").stdout) == []

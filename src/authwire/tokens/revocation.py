@@ -11,11 +11,13 @@ import logging
 from dataclasses import dataclass
 
 from pydantic import BaseModel
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from authwire.accounts.kinds import AccountKind
 from authwire.accounts.presets import endpoints_for
-from authwire.accounts.service import read_secrets
+from authwire.accounts.service import clear_tokens, ensure_unused, read_secrets
 from authwire.db.models import AuthAccount
+from authwire.errors import TokenEndpointUnavailableError
 from authwire.oauth.token_endpoint import ClientCredentials, TokenEndpointClient
 from authwire.secrets import Keyring, Secret
 
@@ -70,3 +72,32 @@ class Revoker:
         )
         log.info("auth account %s: grant revoked at the provider", account.id)
         return RevocationOut(revoked=True, message="The provider revoked the grant.")
+
+
+async def delete_account(
+    session: AsyncSession, revoker: Revoker, account: AuthAccount
+) -> RevocationOut:
+    """Delete the account, revoking its grant first where the provider has a
+    revocation endpoint. The account goes even when the provider cannot be
+    reached; the outcome says so. Refused while methods use the account."""
+    await ensure_unused(session, account)
+    try:
+        outcome = await revoker.revoke(account)
+    except TokenEndpointUnavailableError as exc:
+        outcome = RevocationOut(
+            revoked=False,
+            message=f"{exc.message} The account was deleted all the same.",
+        )
+    await session.delete(account)
+    return outcome
+
+
+async def revoke_account(
+    session: AsyncSession, revoker: Revoker, account: AuthAccount
+) -> RevocationOut:
+    """Revoke the grant and forget the tokens; when the provider cannot be
+    reached, `TokenEndpointUnavailableError` is raised and nothing changes."""
+    outcome = await revoker.revoke(account)
+    if account.token_set is not None:
+        clear_tokens(account)
+    return outcome

@@ -17,11 +17,15 @@ from authwire.applications import administered_application
 from authwire.errors import (
     AccountUnavailableError,
     TokenEndpointError,
-    TokenEndpointUnavailableError,
 )
 from authwire.oauth.flow import start_authorization
 from authwire.runtime import Runtime
-from authwire.tokens.revocation import RevocationOut, Revoker
+from authwire.tokens.revocation import (
+    RevocationOut,
+    Revoker,
+    delete_account,
+    revoke_account,
+)
 from authwire.web.deps import RuntimeDep, SessionDep, UserDep
 
 router = APIRouter(
@@ -123,15 +127,7 @@ async def delete_auth_account(
     revocation fails; `revocation` says what happened."""
     await administered_application(session, user, application_id)
     account = await service.get_account(session, application_id, account_id)
-    await service.ensure_unused(session, account)
-    try:
-        revocation = await _revoker(runtime).revoke(account)
-    except TokenEndpointUnavailableError as exc:
-        revocation = RevocationOut(
-            revoked=False,
-            message=f"{exc.message} The account was deleted all the same.",
-        )
-    await session.delete(account)
+    revocation = await delete_account(session, _revoker(runtime), account)
     await session.commit()
     return AccountDeleted(deleted=True, revocation=revocation)
 
@@ -149,10 +145,8 @@ async def revoke_auth_account(
     reached, nothing changes and the error says so."""
     await administered_application(session, user, application_id)
     account = await service.get_account(session, application_id, account_id)
-    revocation = await _revoker(runtime).revoke(account)
-    if account.token_set is not None:
-        service.clear_tokens(account)
-        await session.commit()
+    revocation = await revoke_account(session, _revoker(runtime), account)
+    await session.commit()
     return revocation
 
 
