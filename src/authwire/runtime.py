@@ -52,6 +52,7 @@ class Runtime:
 
     async def aclose(self) -> None:
         await self.http_client.aclose()
+        await self.token_endpoint.aclose()
         await self.engine.dispose()
 
 

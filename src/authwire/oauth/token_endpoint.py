@@ -34,9 +34,6 @@ log = logging.getLogger(__name__)
 # RFC 6585, 425 RFC 8470): retrying later may work.
 TRANSIENT_4XX = frozenset({408, 409, 423, 425, 429})
 
-# OAuth error codes that mean "not now" rather than "no".
-TRANSIENT_ERRORS = frozenset({"temporarily_unavailable", "server_error", "slow_down"})
-
 # OAuth error codes that say "not now" rather than "no".
 TRANSIENT_ERRORS = frozenset({"temporarily_unavailable", "server_error", "slow_down"})
 
@@ -82,6 +79,22 @@ class TokenEndpointClient:
         self.timeout = timeout
         self.default_lifetime = default_lifetime
         self.transport = transport
+        self._network: httpx2.AsyncHTTPTransport | None = None
+
+    def _shared_transport(self) -> httpx2.AsyncBaseTransport:
+        """One transport for every request: building one loads the CA bundle
+        into an SSL context, which blocks the event loop for some 20 ms, and a
+        shared one also keeps connections to token endpoints open."""
+        if self.transport is not None:
+            return self.transport
+        if self._network is None:
+            self._network = httpx2.AsyncHTTPTransport()
+        return self._network
+
+    async def aclose(self) -> None:
+        if self._network is not None:
+            await self._network.aclose()
+            self._network = None
 
     def _client(
         self, credentials: ClientCredentials, statuses: list[int]
@@ -92,9 +105,13 @@ class TokenEndpointClient:
             credentials.client_secret.reveal() if credentials.client_secret else None
         )
         method = credentials.auth_method if secret else "none"
-        kwargs: dict[str, Any] = {"timeout": self.timeout}
-        if self.transport is not None:
-            kwargs["transport"] = self.transport
+        # The client is a light wrapper around the shared transport, made per
+        # operation because it carries the account's credentials; it is not
+        # closed, since closing it would close the shared transport.
+        kwargs: dict[str, Any] = {
+            "timeout": self.timeout,
+            "transport": self._shared_transport(),
+        }
         client = AsyncOAuth2Client(
             client_id=credentials.client_id,
             client_secret=secret,
@@ -122,19 +139,19 @@ class TokenEndpointClient:
         requested_scope: str | None,
     ) -> TokenResponse:
         statuses: list[int] = []
-        async with self._client(credentials, statuses) as client:
-            raw = await self._call(
+        client = self._client(credentials, statuses)
+        raw = await self._call(
+            token_endpoint,
+            "exchange the authorization code",
+            statuses,
+            client.fetch_token(
                 token_endpoint,
-                "exchange the authorization code",
-                statuses,
-                client.fetch_token(
-                    token_endpoint,
-                    grant_type="authorization_code",
-                    code=code,
-                    redirect_uri=redirect_uri,
-                    code_verifier=code_verifier.reveal(),
-                ),
-            )
+                grant_type="authorization_code",
+                code=code,
+                redirect_uri=redirect_uri,
+                code_verifier=code_verifier.reveal(),
+            ),
+        )
         return self._parse(raw, requested_scope)
 
     async def refresh(
@@ -149,15 +166,13 @@ class TokenEndpointClient:
         asks for the scope granted before. When the response carries no new
         refresh token, Authlib hands back the old one: it stays valid."""
         statuses: list[int] = []
-        async with self._client(credentials, statuses) as client:
-            raw = await self._call(
-                token_endpoint,
-                "refresh the access token",
-                statuses,
-                client.refresh_token(
-                    token_endpoint, refresh_token=refresh_token.reveal()
-                ),
-            )
+        client = self._client(credentials, statuses)
+        raw = await self._call(
+            token_endpoint,
+            "refresh the access token",
+            statuses,
+            client.refresh_token(token_endpoint, refresh_token=refresh_token.reveal()),
+        )
         return self._parse(raw, granted_scope)
 
     async def client_credentials(
@@ -170,15 +185,15 @@ class TokenEndpointClient:
         """Obtain a token for the client itself (RFC 6749 section 4.4)."""
         statuses: list[int] = []
         extra = {"scope": scope} if scope else {}
-        async with self._client(credentials, statuses) as client:
-            raw = await self._call(
-                token_endpoint,
-                "obtain a client credentials token",
-                statuses,
-                client.fetch_token(
-                    token_endpoint, grant_type="client_credentials", **extra
-                ),
-            )
+        client = self._client(credentials, statuses)
+        raw = await self._call(
+            token_endpoint,
+            "obtain a client credentials token",
+            statuses,
+            client.fetch_token(
+                token_endpoint, grant_type="client_credentials", **extra
+            ),
+        )
         return self._parse(raw, scope)
 
     async def revoke(
@@ -191,23 +206,23 @@ class TokenEndpointClient:
     ) -> None:
         """Revoke a token (RFC 7009). A 200 means revoked or already invalid
         (section 2.2); both count as done."""
-        async with self._client(credentials, []) as client:
-            try:
-                response = await client.revoke_token(
-                    revocation_endpoint,
-                    token=token.reveal(),
-                    token_type_hint=token_type_hint,
-                )
-            except httpx2.TimeoutException as exc:
-                raise TokenEndpointUnavailableError(
-                    f"The revocation endpoint {revocation_endpoint} did not "
-                    f"answer within {self.timeout:g} seconds."
-                ) from exc
-            except httpx2.RequestError as exc:
-                raise TokenEndpointUnavailableError(
-                    "Authwire could not reach the revocation endpoint "
-                    f"{revocation_endpoint} ({type(exc).__name__})."
-                ) from exc
+        client = self._client(credentials, [])
+        try:
+            response = await client.revoke_token(
+                revocation_endpoint,
+                token=token.reveal(),
+                token_type_hint=token_type_hint,
+            )
+        except httpx2.TimeoutException as exc:
+            raise TokenEndpointUnavailableError(
+                f"The revocation endpoint {revocation_endpoint} did not "
+                f"answer within {self.timeout:g} seconds."
+            ) from exc
+        except httpx2.RequestError as exc:
+            raise TokenEndpointUnavailableError(
+                "Authwire could not reach the revocation endpoint "
+                f"{revocation_endpoint} ({type(exc).__name__})."
+            ) from exc
         if response.status_code != 200:
             raise TokenEndpointUnavailableError(
                 f"The revocation endpoint answered HTTP {response.status_code}, "

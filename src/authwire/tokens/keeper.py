@@ -16,8 +16,8 @@ Exactly one refresh per expiry, however many callers wait:
   may have done it already.
 
 Reads are coalesced the same way: callers that arrive while a read of the
-account is under way share its result (and its one decryption), so a storm
-of callers costs one query, not one each.
+account (and the refresh it may start) is under way share its result and its
+one decryption, so a storm of callers costs one query, not one each.
 
 SQLite installations run one process, so the in-process task is the lock. The
 read transaction there ends before the token request, because SQLite cannot
@@ -118,7 +118,7 @@ class TokenKeeper:
         self.skew = skew
         self._backoff_max = backoff_max
         self._inflight: dict[int, asyncio.Task[AccessToken]] = {}
-        self._reads: dict[int, asyncio.Task[_Snapshot]] = {}
+        self._fetches: dict[int, asyncio.Task[AccessToken]] = {}
         self._row_locks = sessions.kw["bind"].dialect.name == "postgresql"
 
     async def access_token(self, account_id: int) -> AccessToken:
@@ -128,7 +128,13 @@ class TokenKeeper:
         an admin acts, and `TokenEndpointUnavailableError` when a needed
         refresh failed for a reason that may pass.
         """
-        snapshot = await self._coalesced(self._reads, account_id, self._read)
+        return await self._coalesced(self._fetches, account_id, self._fetch)
+
+    async def _fetch(self, account_id: int) -> AccessToken:
+        """Read the account and, when its token is expiring, refresh it: one
+        task that every concurrent caller awaits, so that a storm of callers
+        costs one query, one refresh, and one wake-up each."""
+        snapshot = await self._read(account_id)
         self._check_usable(
             snapshot.kind, snapshot.status, snapshot.name, snapshot.status_reason
         )

@@ -180,7 +180,8 @@ class Refresher:
                         await self.run_once()
                 except Exception:
                     log.exception("refresher: the round failed; trying again later")
-                with anyio.move_on_after(interval * random.uniform(0.9, 1.1)):  # noqa: S311
+                pause = interval * random.uniform(0.9, 1.1)  # noqa: S311
+                with anyio.move_on_after(pause):
                     await stop.wait()
         finally:
             with anyio.CancelScope(shield=True):
