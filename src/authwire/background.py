@@ -10,6 +10,7 @@ import logging
 
 import anyio
 
+from authwire.calls.logs import run_retention
 from authwire.notifications.delivery import run_delivery_worker
 from authwire.runtime import Runtime
 from authwire.tokens.refresher import Refresher
@@ -30,3 +31,4 @@ async def run_background(runtime: Runtime, stop: anyio.Event) -> None:
         else:
             log.info("the background refresher is off (AUTHWIRE_REFRESHER_ENABLED)")
         jobs.start_soon(run_delivery_worker, runtime, stop, name="notifications")
+        jobs.start_soon(run_retention, runtime, stop, name="log retention")

@@ -21,6 +21,7 @@ from authwire.web import callback, ops
 from authwire.web.api import (
     applications,
     auth_accounts,
+    logs,
     methods,
     providers,
     webhooks,
@@ -55,6 +56,7 @@ def _api_router() -> APIRouter:
     api.include_router(webhooks.router)
     api.include_router(providers.router)
     api.include_router(methods.router)
+    api.include_router(logs.router)
     return api
 
 
