@@ -37,8 +37,9 @@ from authwire.accounts.validation import (
     normalize_scope,
 )
 from authwire.db.models import AuthAccount, WebServiceMethod
+from authwire.db.owned import ensure_unique_name, get_owned, list_owned
 from authwire.db.types import utcnow
-from authwire.errors import ConflictError, InvalidInputError, NotFoundError
+from authwire.errors import ConflictError, InvalidInputError
 from authwire.oauth.discovery import DiscoveryError, ProviderMetadata
 from authwire.secrets import Keyring, Secret
 from authwire.settings import Settings
@@ -104,37 +105,15 @@ def _apply_scope(plain: dict[str, Any]) -> None:
 async def get_account(
     session: AsyncSession, application_id: int, account_id: int
 ) -> AuthAccount:
-    account = await session.get(AuthAccount, account_id)
-    if account is None or account.application_id != application_id:
-        raise NotFoundError(
-            f"Application {application_id} has no auth account {account_id}."
-        )
-    return account
+    return await get_owned(
+        session, AuthAccount, application_id, account_id, "auth account"
+    )
 
 
 async def list_accounts(
     session: AsyncSession, application_id: int
 ) -> list[AuthAccount]:
-    rows = await session.scalars(
-        select(AuthAccount)
-        .where(AuthAccount.application_id == application_id)
-        .order_by(AuthAccount.name)
-    )
-    return list(rows)
-
-
-async def _ensure_unique_name(
-    session: AsyncSession, application_id: int, name: str, own_id: int | None = None
-) -> None:
-    query = select(AuthAccount.id).where(
-        AuthAccount.application_id == application_id, AuthAccount.name == name
-    )
-    existing = await session.scalar(query)
-    if existing is not None and existing != own_id:
-        raise ConflictError(
-            f"This application already has an auth account named {name!r}; "
-            "choose another name."
-        )
+    return await list_owned(session, AuthAccount, application_id, AuthAccount.name)
 
 
 Discoverer = Callable[[str], Awaitable[ProviderMetadata]]
@@ -210,7 +189,7 @@ async def create_account(
         raise InvalidInputError.for_field("active", _activation_problem())
 
     name = data.name.strip()
-    await _ensure_unique_name(session, application_id, name)
+    await ensure_unique_name(session, AuthAccount, application_id, name, "auth account")
     account = AuthAccount(
         application_id=application_id,
         name=name,
@@ -283,7 +262,14 @@ async def update_account(
 
     if "name" in given and given["name"] is not None:
         name = given["name"].strip()
-        await _ensure_unique_name(session, account.application_id, name, account.id)
+        await ensure_unique_name(
+            session,
+            AuthAccount,
+            account.application_id,
+            name,
+            "auth account",
+            own_id=account.id,
+        )
         account.name = name
     if "description" in given:
         account.description = (given["description"] or "").strip()

@@ -17,16 +17,18 @@ from enum import StrEnum
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from authwire.accounts.kinds import AccountKind, ApiKeyLocation
 from authwire.calls.templates import syntax_problem
 from authwire.db.models import AuthAccount, WebServiceMethod, WebServiceProvider
-from authwire.errors import ConflictError, InvalidInputError, NotFoundError
+from authwire.db.owned import ensure_unique_name, get_owned, list_owned
+from authwire.errors import InvalidInputError
 from authwire.secrets import Keyring
 
 log = logging.getLogger(__name__)
+
+NOUN = "web service method"
 
 _HEADER_NAME = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")  # RFC 9110 token
 
@@ -195,23 +197,15 @@ def method_out(method: WebServiceMethod) -> MethodOut:
 async def get_method(
     session: AsyncSession, application_id: int, method_id: int
 ) -> WebServiceMethod:
-    method = await session.get(WebServiceMethod, method_id)
-    if method is None or method.application_id != application_id:
-        raise NotFoundError(
-            f"Application {application_id} has no web service method {method_id}."
-        )
-    return method
+    return await get_owned(session, WebServiceMethod, application_id, method_id, NOUN)
 
 
 async def list_methods(
     session: AsyncSession, application_id: int
 ) -> list[WebServiceMethod]:
-    rows = await session.scalars(
-        select(WebServiceMethod)
-        .where(WebServiceMethod.application_id == application_id)
-        .order_by(WebServiceMethod.name)
+    return await list_owned(
+        session, WebServiceMethod, application_id, WebServiceMethod.name
     )
-    return list(rows)
 
 
 class _Draft:
@@ -344,21 +338,6 @@ def _raise_problems(draft: _Draft) -> None:
         )
 
 
-async def _ensure_unique(
-    session: AsyncSession, application_id: int, name: str, own_id: int | None
-) -> None:
-    existing = await session.scalar(
-        select(WebServiceMethod.id).where(
-            WebServiceMethod.application_id == application_id,
-            WebServiceMethod.name == name,
-        )
-    )
-    if existing is not None and existing != own_id:
-        raise ConflictError(
-            f"This application already has a web service method named {name!r}."
-        )
-
-
 def _write(method: WebServiceMethod, keyring: Keyring, draft: _Draft) -> None:
     values = draft.values
     method.provider_id = values["provider_id"]
@@ -402,7 +381,7 @@ async def create_method(
     await _check(session, application_id, draft)
     _raise_problems(draft)
     name = data.name.strip()
-    await _ensure_unique(session, application_id, name, None)
+    await ensure_unique_name(session, WebServiceMethod, application_id, name, NOUN)
     method = WebServiceMethod(
         application_id=application_id,
         name=name,
@@ -465,7 +444,14 @@ async def update_method(
     _raise_problems(draft)
     if data.name is not None:
         name = data.name.strip()
-        await _ensure_unique(session, method.application_id, name, method.id)
+        await ensure_unique_name(
+            session,
+            WebServiceMethod,
+            method.application_id,
+            name,
+            NOUN,
+            own_id=method.id,
+        )
         method.name = name
     if data.description is not None:
         method.description = data.description.strip()

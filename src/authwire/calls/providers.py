@@ -11,10 +11,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from authwire.accounts.validation import endpoint_problem
 from authwire.db.models import WebServiceMethod, WebServiceProvider
-from authwire.errors import ConflictError, InvalidInputError, NotFoundError
+from authwire.db.owned import ensure_unique_name, get_owned, list_owned
+from authwire.errors import ConflictError, InvalidInputError
 from authwire.settings import Settings
 
 log = logging.getLogger(__name__)
+
+NOUN = "web service provider"
 
 
 class ProviderCreate(BaseModel):
@@ -61,41 +64,20 @@ def _check_base_url(value: str, settings: Settings) -> str:
     return value.rstrip("/")
 
 
-async def _ensure_unique(
-    session: AsyncSession, application_id: int, name: str, own_id: int | None
-) -> None:
-    existing = await session.scalar(
-        select(WebServiceProvider.id).where(
-            WebServiceProvider.application_id == application_id,
-            WebServiceProvider.name == name,
-        )
-    )
-    if existing is not None and existing != own_id:
-        raise ConflictError(
-            f"This application already has a web service provider named {name!r}."
-        )
-
-
 async def get_provider(
     session: AsyncSession, application_id: int, provider_id: int
 ) -> WebServiceProvider:
-    provider = await session.get(WebServiceProvider, provider_id)
-    if provider is None or provider.application_id != application_id:
-        raise NotFoundError(
-            f"Application {application_id} has no web service provider {provider_id}."
-        )
-    return provider
+    return await get_owned(
+        session, WebServiceProvider, application_id, provider_id, NOUN
+    )
 
 
 async def list_providers(
     session: AsyncSession, application_id: int
 ) -> list[WebServiceProvider]:
-    rows = await session.scalars(
-        select(WebServiceProvider)
-        .where(WebServiceProvider.application_id == application_id)
-        .order_by(WebServiceProvider.name)
+    return await list_owned(
+        session, WebServiceProvider, application_id, WebServiceProvider.name
     )
-    return list(rows)
 
 
 async def create_provider(
@@ -103,7 +85,7 @@ async def create_provider(
 ) -> WebServiceProvider:
     base_url = _check_base_url(data.base_url, settings)
     name = data.name.strip()
-    await _ensure_unique(session, application_id, name, None)
+    await ensure_unique_name(session, WebServiceProvider, application_id, name, NOUN)
     provider = WebServiceProvider(
         application_id=application_id,
         name=name,
@@ -129,7 +111,14 @@ async def update_provider(
         provider.base_url = _check_base_url(data.base_url, settings)
     if data.name is not None:
         name = data.name.strip()
-        await _ensure_unique(session, provider.application_id, name, provider.id)
+        await ensure_unique_name(
+            session,
+            WebServiceProvider,
+            provider.application_id,
+            name,
+            NOUN,
+            own_id=provider.id,
+        )
         provider.name = name
     if data.description is not None:
         provider.description = data.description.strip()

@@ -15,11 +15,11 @@ from datetime import datetime
 from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from authwire.accounts.validation import endpoint_problem
 from authwire.db.models import WebhookEndpoint
+from authwire.db.owned import list_owned
 from authwire.errors import InvalidInputError, NotFoundError
 from authwire.secrets import Keyring
 from authwire.settings import Settings
@@ -99,12 +99,9 @@ def _checked_url(url: str, settings: Settings) -> str:
 async def list_endpoints(
     session: AsyncSession, application_id: int
 ) -> list[WebhookEndpoint]:
-    rows = await session.scalars(
-        select(WebhookEndpoint)
-        .where(WebhookEndpoint.application_id == application_id)
-        .order_by(WebhookEndpoint.id)
+    return await list_owned(
+        session, WebhookEndpoint, application_id, WebhookEndpoint.id
     )
-    return list(rows)
 
 
 async def get_endpoint(
