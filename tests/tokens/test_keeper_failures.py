@@ -290,3 +290,23 @@ async def test_client_credentials_generate_reports_a_refusal_without_a_401(
     assert generated.status_code == 201
     shown = (await api.get(account_path(application_id, account["id"]))).json()
     assert shown["status"] == "authorized"
+
+
+async def test_a_token_that_lives_60_seconds_is_used_until_near_its_end(
+    runtime: Runtime, token_endpoint: TokenEndpoint, account_id: int
+) -> None:
+    """With the default 60 s skew, a 60 s token must not count as expiring
+    the moment it is issued: one refresh, then reuse."""
+    token_endpoint.handler = answer(
+        200,
+        {
+            "access_token": "at-short-0123456789",
+            "refresh_token": "rt-short-0123456789",
+            "token_type": "Bearer",
+            "expires_in": 60,
+        },
+    )
+    first = await runtime.keeper.access_token(account_id)
+    second = await runtime.keeper.access_token(account_id)
+    assert first.refreshed and not second.refreshed
+    assert len(token_endpoint.requests) == 1

@@ -207,4 +207,6 @@ async def test_a_short_lived_token_keeps_working_through_many_calls(
     assert len(statuses) >= 10
     assert set(statuses) == {200}
     refreshes = provider.server.token_requests(provider.client.client_id)
-    assert refreshes["refresh_token"] >= 3
+    # Five seconds of a two-second token cannot be covered by fewer than two
+    # renewals, and a renewal on every call would mean the margin is wrong.
+    assert 2 <= refreshes["refresh_token"] <= len(statuses) // 3

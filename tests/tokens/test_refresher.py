@@ -43,6 +43,8 @@ async def test_tokens_expiring_soon_are_renewed_and_fresh_ones_are_left(
     soon = await create_account(api, application_id, name="soon")
     later = await create_account(api, application_id, name="later")
     await give_tokens(runtime, soon["id"], expires_at=utcnow() + timedelta(minutes=2))
+    # An hour-long token with two minutes left.
+    await set_token(runtime, soon["id"], obtained_at=utcnow() - timedelta(minutes=58))
     await give_tokens(runtime, later["id"], expires_at=utcnow() + timedelta(hours=1))
 
     result = await refresher_of(runtime).run_once(jitter=False)
@@ -51,6 +53,22 @@ async def test_tokens_expiring_soon_are_renewed_and_fresh_ones_are_left(
     assert len(token_endpoint.requests) == 1
     shown = (await api.get(account_path(application_id, soon["id"]))).json()
     assert shown["token"]["refresh_count"] == 1
+
+
+async def test_a_short_lived_token_is_renewed_at_half_its_life_not_every_round(
+    api: httpx2.AsyncClient,
+    application_id: int,
+    runtime: Runtime,
+    token_endpoint: TokenEndpoint,
+) -> None:
+    account = await create_account(api, application_id, name="short")
+    await give_tokens(
+        runtime, account["id"], expires_at=utcnow() + timedelta(seconds=60)
+    )
+    refresher = refresher_of(runtime)
+    assert await refresher.due_accounts() == []
+    half_life = utcnow() + timedelta(seconds=31)
+    assert await refresher.due_accounts(now=half_life) == [account["id"]]
 
 
 async def test_idle_accounts_are_refreshed_daily_to_keep_the_refresh_token_alive(

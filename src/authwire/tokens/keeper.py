@@ -89,6 +89,7 @@ class _Snapshot:
     status: str
     status_reason: str | None
     token: AccessToken | None
+    obtained_at: datetime | None
 
 
 def backoff_delay(failures: int, maximum: timedelta) -> timedelta:
@@ -139,7 +140,12 @@ class TokenKeeper:
             snapshot.kind, snapshot.status, snapshot.name, snapshot.status_reason
         )
         token = snapshot.token
-        if token is not None and token.expires_at - self.skew > utcnow():
+        obtained_at = snapshot.obtained_at
+        if (
+            token is not None
+            and obtained_at is not None
+            and not self.is_expiring(token.expires_at, obtained_at)
+        ):
             return token
         stale = token.version if token is not None else 0
         return await self._single_flight(account_id, stale_version=stale, force=False)
@@ -157,6 +163,7 @@ class TokenKeeper:
                         TokenSet.token_type,
                         TokenSet.version,
                         TokenSet.expires_at,
+                        TokenSet.obtained_at,
                     )
                     .outerjoin(TokenSet, TokenSet.account_id == AuthAccount.id)
                     .where(AuthAccount.id == account_id)
@@ -177,7 +184,12 @@ class TokenKeeper:
                 refreshed=False,
             )
         return _Snapshot(
-            row.name, AccountKind(row.kind), row.status, row.status_reason, token
+            row.name,
+            AccountKind(row.kind),
+            row.status,
+            row.status_reason,
+            token,
+            row.obtained_at,
         )
 
     @staticmethod
@@ -237,7 +249,18 @@ class TokenKeeper:
         return await self._coalesced(self._inflight, account_id, refresh)
 
     def _expiring(self, token_set: TokenSet) -> bool:
-        return token_set.expires_at - self.skew <= utcnow()
+        return self.is_expiring(token_set.expires_at, token_set.obtained_at)
+
+    def is_expiring(self, expires_at: datetime, obtained_at: datetime) -> bool:
+        """Whether a token is too close to its expiry to hand out.
+
+        The margin is the skew, but at most a quarter of the token's
+        lifetime: with a 60 s skew, a token that lives 60 s would otherwise
+        count as expiring from the moment it is issued, and every call would
+        refresh it.
+        """
+        margin = min(self.skew, (expires_at - obtained_at) / 4)
+        return expires_at - margin <= utcnow()
 
     def _token_of(self, token_set: TokenSet, *, refreshed: bool) -> AccessToken:
         return AccessToken(

@@ -71,13 +71,19 @@ class Refresher:
 
     async def due_accounts(self, now: datetime | None = None) -> list[int]:
         now = now or utcnow()
-        ahead = now + timedelta(seconds=self._settings.refresh_ahead_seconds)
+        ahead = timedelta(seconds=self._settings.refresh_ahead_seconds)
         idle_since = now - timedelta(hours=self._settings.idle_refresh_hours)
         last_renewal = func.coalesce(TokenSet.last_refresh_at, TokenSet.obtained_at)
         oauth_kinds = [k.value for k in AccountKind if k.is_oauth]
         code_kinds = [k.value for k in AUTHORIZATION_CODE_KINDS]
+        idle = (last_renewal <= idle_since) & AuthAccount.kind.in_(code_kinds)
         query = (
-            select(TokenSet.account_id)
+            select(
+                TokenSet.account_id,
+                TokenSet.expires_at,
+                TokenSet.obtained_at,
+                idle.label("idle"),
+            )
             .join(AuthAccount, AuthAccount.id == TokenSet.account_id)
             .where(
                 AuthAccount.status == AccountStatus.AUTHORIZED.value,
@@ -85,15 +91,21 @@ class Refresher:
                 or_(
                     TokenSet.next_attempt_at.is_(None), TokenSet.next_attempt_at <= now
                 ),
-                or_(
-                    TokenSet.expires_at <= ahead,
-                    (last_renewal <= idle_since) & AuthAccount.kind.in_(code_kinds),
-                ),
+                or_(TokenSet.expires_at <= now + ahead, idle),
             )
             .order_by(TokenSet.expires_at)
         )
         async with self._engine.connect() as connection:
-            return list((await connection.scalars(query)).all())
+            rows = (await connection.execute(query)).all()
+        # Renew ahead by refresh_ahead_seconds, but at most half a token's
+        # lifetime ahead: a token that lives 60 s is not renewed every round.
+        return [
+            row.account_id
+            for row in rows
+            if row.idle
+            or row.expires_at - min(ahead, (row.expires_at - row.obtained_at) / 2)
+            <= now
+        ]
 
     async def run_once(self, *, jitter: bool = True) -> RefreshRound:
         """One round over the due accounts; returns what happened."""
