@@ -105,7 +105,9 @@ async def open_runtime(
     keyring = load_keyring(settings)
     if check_schema:
         await ensure_schema(settings)
-    engine = create_engine(settings.effective_database_url)
+    engine = create_engine(
+        settings.effective_database_url, pool_size=settings.database_pool_size
+    )
     sessions = create_sessionmaker(engine)
     token_endpoint = TokenEndpointClient(
         timeout=settings.token_request_timeout_seconds,

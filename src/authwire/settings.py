@@ -35,6 +35,13 @@ class Settings(BaseSettings):
         description="Comma-separated Fernet keys, newest first. When unset, a "
         "key file in the data directory is used (and created on first start).",
     )
+    database_pool_size: int = Field(
+        20,
+        ge=1,
+        le=500,
+        description="Database connections each process keeps (and as many "
+        "again at peaks). On PostgreSQL, mind max_connections across processes.",
+    )
     auto_migrate: bool | None = Field(
         None,
         description="Apply database migrations at start. Defaults to on for "

@@ -326,3 +326,20 @@ async def test_moving_a_provider_moves_its_methods(
     )
     after = await run_test_request(api, application_id, mid, {})
     assert after["success"] is True
+
+
+async def test_an_admin_written_content_type_is_sent_once(
+    api: httpx2.AsyncClient, application_id: int, provider_id: int
+) -> None:
+    mid = await method_id(
+        api,
+        application_id,
+        provider_id,
+        http_method="POST",
+        headers=[{"name": "content-type", "value": "application/vnd.api+json"}],
+        content_type="json",
+        body="{}",
+    )
+    result = await run_test_request(api, application_id, mid, {})
+    echoed = json.loads(result["body"])
+    assert echoed["headers"]["content-type"] == "application/vnd.api+json"

@@ -74,11 +74,15 @@ class EgressGuard:
                 "(AUTHWIRE_EGRESS_DENY, or a cloud metadata host)."
             )
         try:
-            infos = await anyio.getaddrinfo(name, port, type=socket.SOCK_STREAM)
-        except OSError:
-            return  # the HTTP client reports the failure to resolve
-        for info in infos:
-            network = self._refused_address(str(info[4][0]))
+            addresses = [str(ipaddress.ip_address(name.strip("[]")))]
+        except ValueError:  # a name, not an address literal: resolve it
+            try:
+                infos = await anyio.getaddrinfo(name, port, type=socket.SOCK_STREAM)
+            except OSError:
+                return  # the HTTP client reports the failure to resolve
+            addresses = [str(info[4][0]) for info in infos]
+        for address in addresses:
+            network = self._refused_address(address)
             if network is not None:
                 raise EgressRefusedError(
                     f"Calls to {host} are refused: it resolves to an address in "

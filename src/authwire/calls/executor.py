@@ -27,7 +27,9 @@ from urllib.parse import urlencode, urlsplit
 
 import httpx2
 from pydantic import BaseModel
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.orm import raiseload
 
 from authwire.accounts.kinds import AccountKind, AccountStatus, ApiKeyLocation
 from authwire.accounts.service import read_secrets
@@ -173,19 +175,28 @@ class Caller:
         return await self._finish(loaded, context, record, duration_ms)
 
     async def _load(self, application_id: int, method_id: int) -> _Loaded:
+        """The method, its provider and its account, in one query. The
+        account's token set is not loaded: the keeper reads the token."""
+        query = (
+            select(WebServiceMethod, WebServiceProvider, AuthAccount)
+            .join(
+                WebServiceProvider,
+                WebServiceProvider.id == WebServiceMethod.provider_id,
+            )
+            .outerjoin(AuthAccount, AuthAccount.id == WebServiceMethod.auth_account_id)
+            .where(
+                WebServiceMethod.id == method_id,
+                WebServiceMethod.application_id == application_id,
+            )
+            .options(raiseload(AuthAccount.token_set))
+        )
         async with self._sessions() as session:
-            method = await session.get(WebServiceMethod, method_id)
-            if method is None or method.application_id != application_id:
-                raise NotFoundError(
-                    f"Application {application_id} has no web service method "
-                    f"{method_id}."
-                )
-            provider = await session.get(WebServiceProvider, method.provider_id)
-            assert provider is not None
-            account = None
-            if method.auth_account_id is not None:
-                account = await session.get(AuthAccount, method.auth_account_id)
-        return _Loaded(method, provider, account)
+            row = (await session.execute(query)).one_or_none()
+        if row is None:
+            raise NotFoundError(
+                f"Application {application_id} has no web service method {method_id}."
+            )
+        return _Loaded(*row)
 
     async def _perform(
         self, loaded: _Loaded, parameters: Mapping[str, Any], record: _Record
@@ -298,8 +309,9 @@ class Caller:
                         "the tojson filter, such as {{ name | tojson }}.",
                     ) from exc
             body = text.encode()
-        if content_type in MEDIA_TYPES and body is not None:
-            headers.setdefault("Content-Type", MEDIA_TYPES[content_type])
+        has_type = any(name.lower() == "content-type" for name in headers)
+        if content_type in MEDIA_TYPES and body is not None and not has_type:
+            headers["Content-Type"] = MEDIA_TYPES[content_type]
         if query:
             url += "?" + urlencode(query)
         secret_names = {

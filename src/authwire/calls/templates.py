@@ -8,12 +8,13 @@ template and the name, instead of sending an empty value.
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Mapping
 from typing import Any
 from urllib.parse import quote
 
-from jinja2 import StrictUndefined, TemplateSyntaxError, UndefinedError
+from jinja2 import StrictUndefined, Template, TemplateSyntaxError, UndefinedError
 from jinja2.exceptions import SecurityError
 from jinja2.sandbox import SandboxedEnvironment
 
@@ -48,9 +49,16 @@ def syntax_problem(source: str) -> str | None:
     return None
 
 
+@functools.lru_cache(maxsize=4096)
+def _compiled(source: str) -> Template:
+    """Compiling costs far more than rendering, and a method's templates
+    change only when an admin edits them: compile each source once."""
+    return _environment.from_string(source)
+
+
 def render(where: str, source: str, parameters: Mapping[str, Any]) -> str:
     try:
-        return _environment.from_string(source).render(parameters)
+        return _compiled(source).render(parameters)
     except UndefinedError as exc:
         raise TemplateError(
             where,

@@ -61,14 +61,19 @@ def install_sqlite_pragmas(sync_engine: Any) -> None:
         cursor.close()
 
 
-def create_engine(url: str) -> AsyncEngine:
+def create_engine(url: str, *, pool_size: int = 20) -> AsyncEngine:
+    """An engine whose pool holds `pool_size` connections and as many again
+    at peaks. A pool much smaller than the concurrent calls makes every
+    third call open a connection (a thread on SQLite, a server process on
+    PostgreSQL) and close it again."""
+    pooling = {"pool_size": pool_size, "max_overflow": pool_size}
     if _backend(url) == "sqlite":
-        engine = create_async_engine(async_url(url))
+        engine = create_async_engine(async_url(url), **pooling)
         install_sqlite_pragmas(engine.sync_engine)
         return engine
-    return create_async_engine(
-        async_url(url), pool_size=10, max_overflow=20, pool_pre_ping=True
-    )
+    # pre_ping costs a round trip per checkout, and saves the first request
+    # after a database restart from failing on a dead connection.
+    return create_async_engine(async_url(url), pool_pre_ping=True, **pooling)
 
 
 def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
