@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import uuid
 from typing import Any
@@ -343,3 +344,20 @@ async def test_an_admin_written_content_type_is_sent_once(
     result = await run_test_request(api, application_id, mid, {})
     echoed = json.loads(result["body"])
     assert echoed["headers"]["content-type"] == "application/vnd.api+json"
+
+
+async def test_concurrent_calls_each_get_the_log_entry_of_their_own_request(
+    api: httpx2.AsyncClient, application_id: int, provider_id: int, runtime: Runtime
+) -> None:
+    # Calls that arrive together share one method load and one multi-row log
+    # INSERT; each must still be told the id of its own entry.
+    mid = await method_id(api, application_id, provider_id, url="/echo/n/{{ n }}")
+    results = await asyncio.gather(
+        *(run_test_request(api, application_id, mid, {"n": n}) for n in range(40))
+    )
+
+    assert len({result["log_id"] for result in results}) == 40
+    for n, result in enumerate(results):
+        assert result["success"] is True, result
+        entry = await log_entry(runtime, result["log_id"])
+        assert entry.request_url.endswith(f"/echo/n/{n}")

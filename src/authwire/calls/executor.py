@@ -33,6 +33,7 @@ from sqlalchemy.orm import raiseload
 
 from authwire.accounts.kinds import AccountKind, AccountStatus, ApiKeyLocation
 from authwire.accounts.service import read_secrets
+from authwire.batching import Batcher
 from authwire.calls.egress import EgressGuard, EgressRefusedError
 from authwire.calls.log_writer import LogWriter
 from authwire.calls.methods import (
@@ -51,7 +52,7 @@ from authwire.errors import (
     TokenEndpointUnavailableError,
 )
 from authwire.metrics import Metrics
-from authwire.secrets import Keyring
+from authwire.secrets import Keyring, Secret
 from authwire.settings import Settings
 from authwire.tokens.keeper import AccessToken, TokenKeeper
 
@@ -92,11 +93,37 @@ class _Failure(Exception):
         self.status = status
 
 
-@dataclass
+@dataclass(frozen=True)
 class _Loaded:
+    """A method as the call path needs it, read and prepared once per load
+    batch and shared, read-only, by the calls of that batch."""
+
     method: WebServiceMethod
     provider: WebServiceProvider
     account: AuthAccount | None
+    query: list[dict[str, Any]]
+    headers: list[dict[str, Any]]
+    # {"query": {name: value}, "headers": {name: value}} of secret entries.
+    entry_secrets: dict[str, dict[str, str]]
+    account_secrets: dict[str, Secret]
+
+    @classmethod
+    def prepare(
+        cls,
+        keyring: Keyring,
+        method: WebServiceMethod,
+        provider: WebServiceProvider,
+        account: AuthAccount | None,
+    ) -> _Loaded:
+        return cls(
+            method=method,
+            provider=provider,
+            account=account,
+            query=entries(method, "query"),
+            headers=entries(method, "headers"),
+            entry_secrets=method_secrets(keyring, method),
+            account_secrets=read_secrets(keyring, account) if account else {},
+        )
 
 
 @dataclass
@@ -153,6 +180,9 @@ class Caller:
         self._egress = EgressGuard.from_settings(
             settings.egress_deny, allow_metadata=settings.egress_allow_metadata
         )
+        self._loads: Batcher[tuple[int, int], _Loaded] = Batcher(
+            self._load_many, max_batch=200, name="web service method loader"
+        )
 
     async def call(
         self,
@@ -175,8 +205,14 @@ class Caller:
         return await self._finish(loaded, context, record, duration_ms)
 
     async def _load(self, application_id: int, method_id: int) -> _Loaded:
-        """The method, its provider and its account, in one query. The
-        account's token set is not loaded: the keeper reads the token."""
+        return await self._loads.submit((application_id, method_id))
+
+    async def _load_many(
+        self, keys: list[tuple[int, int]]
+    ) -> list[_Loaded | Exception]:
+        """The methods of a load batch with their providers and accounts, in
+        one query. The accounts' token sets are not loaded: the keeper reads
+        the token."""
         query = (
             select(WebServiceMethod, WebServiceProvider, AuthAccount)
             .join(
@@ -184,19 +220,25 @@ class Caller:
                 WebServiceProvider.id == WebServiceMethod.provider_id,
             )
             .outerjoin(AuthAccount, AuthAccount.id == WebServiceMethod.auth_account_id)
-            .where(
-                WebServiceMethod.id == method_id,
-                WebServiceMethod.application_id == application_id,
-            )
+            .where(WebServiceMethod.id.in_({method_id for _, method_id in keys}))
             .options(raiseload(AuthAccount.token_set))
         )
         async with self._sessions() as session:
-            row = (await session.execute(query)).one_or_none()
-        if row is None:
-            raise NotFoundError(
-                f"Application {application_id} has no web service method {method_id}."
-            )
-        return _Loaded(*row)
+            rows = (await session.execute(query)).all()
+        found = {row[0].id: _Loaded.prepare(self._keyring, *row) for row in rows}
+        outcomes: list[_Loaded | Exception] = []
+        for application_id, method_id in keys:
+            loaded = found.get(method_id)
+            if loaded is None or loaded.method.application_id != application_id:
+                outcomes.append(
+                    NotFoundError(
+                        f"Application {application_id} has no web service method "
+                        f"{method_id}."
+                    )
+                )
+            else:
+                outcomes.append(loaded)
+        return outcomes
 
     async def _perform(
         self, loaded: _Loaded, parameters: Mapping[str, Any], record: _Record
@@ -217,7 +259,7 @@ class Caller:
         except EgressRefusedError as exc:
             raise _Failure(exc.message) from exc
 
-        token = await self._authorize(account, request, record)
+        token = await self._authorize(loaded, request, record)
         record.token_refreshed = bool(token and token.refreshed)
         policy_retries = 0
         refreshed_after_401 = False
@@ -264,7 +306,7 @@ class Caller:
     ) -> _Request:
         method, provider = loaded.method, loaded.provider
         label = f"web service method {method.name!r}"
-        secrets = method_secrets(self._keyring, method)
+        secrets = loaded.entry_secrets
         record.secrets += [v for part in secrets.values() for v in part.values()]
 
         path = render(f"the URL of {label}", method.url, parameters).strip()
@@ -285,7 +327,7 @@ class Caller:
                     parameters,
                 ),
             )
-            for entry in entries(method, "query")
+            for entry in loaded.query
         ]
         headers = {
             entry["name"]: secrets["headers"][entry["name"]]
@@ -293,7 +335,7 @@ class Caller:
             else render(
                 f"the header {entry['name']!r} of {label}", entry["value"], parameters
             )
-            for entry in entries(method, "headers")
+            for entry in loaded.headers
         }
         body: bytes | None = None
         content_type = ContentType(method.content_type)
@@ -314,10 +356,6 @@ class Caller:
             headers["Content-Type"] = MEDIA_TYPES[content_type]
         if query:
             url += "?" + urlencode(query)
-        secret_names = {
-            part: {e["name"] for e in entries(method, part) if e["secret"]}
-            for part in ("query", "headers")
-        }
         return _Request(
             method.http_method,
             url,
@@ -325,14 +363,15 @@ class Caller:
             body,
             Redactor(
                 values=(),
-                header_names=secret_names["headers"],
-                query_names=secret_names["query"],
+                header_names=[e["name"] for e in loaded.headers if e["secret"]],
+                query_names=[e["name"] for e in loaded.query if e["secret"]],
             ),
         )
 
     async def _authorize(
-        self, account: AuthAccount | None, request: _Request, record: _Record
+        self, loaded: _Loaded, request: _Request, record: _Record
     ) -> AccessToken | None:
+        account = loaded.account
         if account is None:
             return None
         kind = AccountKind(account.kind)
@@ -347,7 +386,7 @@ class Caller:
                 ) from exc
             record.secrets.append(token.value.reveal())
             return token
-        secrets = read_secrets(self._keyring, account)
+        secrets = loaded.account_secrets
         record.secrets += [secret.reveal() for secret in secrets.values()]
         if kind is AccountKind.BASIC:
             pair = f"{account.username}:{secrets['password'].reveal()}".encode()

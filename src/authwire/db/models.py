@@ -17,7 +17,13 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
 )
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.orm import (
+    DeclarativeBase,
+    Mapped,
+    mapped_column,
+    orm_insert_sentinel,
+    relationship,
+)
 
 from authwire.db.types import UTCDateTime, utcnow
 
@@ -377,6 +383,9 @@ class WebServiceLog(Base):
     success: Mapped[bool] = mapped_column(Boolean)
     error: Mapped[str | None] = mapped_column(Text)
     token_refreshed: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Filled by SQLAlchemy with each row's place in a multi-row INSERT, so
+    # that a batch of entries is one statement on SQLite too (migration 0004).
+    insert_sentinel: Mapped[int | None] = orm_insert_sentinel("insert_sentinel")
 
 
 # Every column that holds ciphertext, for key rotation.
