@@ -140,6 +140,14 @@ class Settings(BaseSettings):
         "log entries past retention.",
     )
 
+    gc_threshold: int = Field(
+        10_000,
+        ge=0,
+        description="Allocations between two collections of the youngest "
+        "generation in a serving process (authwire.gc_tuning); 0 leaves "
+        "Python's default.",
+    )
+
     log_level: str = "INFO"
 
     @field_validator("base_url")

@@ -32,6 +32,7 @@ from pathlib import Path
 from sqlalchemy import text
 
 from authwire.errors import AuthwireError
+from authwire.gc_tuning import tune_garbage_collector
 from authwire.runtime import Runtime, open_runtime
 from authwire.settings import Settings
 
@@ -137,6 +138,8 @@ async def storm(
     runtime = await open_runtime(Settings())
     try:
         await _warm_up(runtime, warm_up_account_id)
+        # As `serve` does once it has started.
+        tune_garbage_collector(runtime.settings.gc_threshold)
         slack = start_at - time.time()
         if slack > 0:
             await asyncio.sleep(slack)

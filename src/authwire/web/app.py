@@ -14,6 +14,7 @@ from pydantic import BaseModel
 
 from authwire import __version__
 from authwire.background import run_background
+from authwire.gc_tuning import tune_garbage_collector
 from authwire.runtime import Runtime, open_runtime
 from authwire.settings import Settings
 from authwire.users import count_users
@@ -86,6 +87,7 @@ def create_app(
         opened = await open_runtime(settings or Settings())
         app.state.runtime = opened
         await _announce_first_start(opened)
+        tune_garbage_collector(opened.settings.gc_threshold)
         stop = anyio.Event()
         try:
             async with anyio.create_task_group() as background:
