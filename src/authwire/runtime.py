@@ -15,6 +15,7 @@ import httpx2
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from authwire import __version__
+from authwire.calls import network
 from authwire.calls.executor import Caller
 from authwire.calls.log_writer import LogWriter
 from authwire.db import migrate
@@ -134,6 +135,7 @@ async def open_runtime(
         ),
         headers={"User-Agent": f"Authwire/{__version__}"},
     )
+    network.install(http_client)
     return Runtime(
         settings=settings,
         engine=engine,
