@@ -12,7 +12,7 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, urlsplit
 
 import httpx2
 import pytest
@@ -46,8 +46,8 @@ def cli(data_dir: Path, *args: str) -> str:
 
 
 @pytest.fixture
-def served(tmp_path: Path) -> Iterator[tuple[str, Path, list[str]]]:
-    """`authwire serve` in a subprocess; yields its URL, data dir and log lines."""
+def served(tmp_path: Path) -> Iterator[tuple[str, Path, Path]]:
+    """`authwire serve` in a subprocess; yields its URL, data dir and log."""
     data_dir = tmp_path / "data"
     port = free_port()
     base_url = f"http://127.0.0.1:{port}"
@@ -70,7 +70,7 @@ def served(tmp_path: Path) -> Iterator[tuple[str, Path, list[str]]]:
             assert process.poll() is None, log_path.read_text()
             assert time.monotonic() < deadline, "authwire serve did not start"
             time.sleep(0.2)
-        yield base_url, data_dir, log_path.read_text().splitlines()
+        yield base_url, data_dir, log_path
     finally:
         process.terminate()
         try:
@@ -81,9 +81,10 @@ def served(tmp_path: Path) -> Iterator[tuple[str, Path, list[str]]]:
 
 
 def test_a_new_user_generates_tokens_with_the_cli_and_http_only(
-    served: tuple[str, Path, list[str]], authorization_server: AuthorizationServer
+    served: tuple[str, Path, Path], authorization_server: AuthorizationServer
 ) -> None:
-    base_url, data_dir, first_lines = served
+    base_url, data_dir, log_path = served
+    first_lines = log_path.read_text().splitlines()
     assert any("authwire users create" in line for line in first_lines), first_lines
 
     cli(data_dir, "users", "create", "admin", "--superuser", "--no-password")
@@ -135,3 +136,10 @@ def test_a_new_user_generates_tokens_with_the_cli_and_http_only(
         database += wal.read_bytes()
     assert client.client_secret.encode() not in database
     assert token.encode() not in database
+    assert data_dir.stat().st_mode & 0o777 == 0o700
+
+    # The access log shows the callback, without its code and state.
+    code = dict(parse_qsl(urlsplit(location).query))["code"]
+    server_log = log_path.read_text()
+    assert '"GET /oauth/callback?[redacted] HTTP/1.1" 200' in server_log
+    assert code not in server_log

@@ -18,6 +18,7 @@ from authwire import __version__
 from authwire.calls import network
 from authwire.calls.executor import Caller
 from authwire.calls.log_writer import LogWriter
+from authwire.data_dir import ensure_data_dir
 from authwire.db import migrate
 from authwire.db.engine import create_engine, create_sessionmaker
 from authwire.errors import ConfigurationError
@@ -79,7 +80,7 @@ async def ensure_schema(settings: Settings) -> None:
     """Migrate when configured to, else refuse to run on an old schema."""
     url = settings.effective_database_url
     if settings.is_sqlite:
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        ensure_data_dir(settings.data_dir)
     if settings.should_auto_migrate:
         await anyio.to_thread.run_sync(migrate.upgrade, url)
         return

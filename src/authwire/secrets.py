@@ -15,6 +15,7 @@ from pathlib import Path
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 
+from authwire.data_dir import ensure_data_dir
 from authwire.errors import ConfigurationError
 
 log = logging.getLogger(__name__)
@@ -124,7 +125,7 @@ def load_or_create_key_file(data_dir: Path) -> list[bytes]:
             )
         return parse_keys(path.read_text())
 
-    data_dir.mkdir(parents=True, exist_ok=True)
+    ensure_data_dir(data_dir)
     # O_EXCL: two processes starting at once must not both write a key.
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)

@@ -16,6 +16,7 @@ from authwire.cli.common import (
     run,
 )
 from authwire.cli.root import cli
+from authwire.data_dir import ensure_data_dir
 from authwire.db import migrate as migrations
 from authwire.db.rekey import reencrypt_all
 from authwire.runtime import Runtime, load_keyring
@@ -26,6 +27,7 @@ from authwire.secrets import (
     write_key_file,
 )
 from authwire.settings import Settings
+from authwire.web.access_log import redact_callback_queries
 
 
 @cli.command()
@@ -63,6 +65,7 @@ def serve(
         settings.base_url,
         settings.redirect_uri,
     )
+    redact_callback_queries()
     uvicorn.run(
         create_app(settings),
         host=settings.host,
@@ -78,7 +81,7 @@ def migrate_command() -> None:
     settings = Settings()
     configure_logging(settings.log_level)
     if settings.is_sqlite:
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        ensure_data_dir(settings.data_dir)
     migrations.upgrade(settings.effective_database_url)
     typer.echo(f"database is at revision {migrations.head_revision()}")
 

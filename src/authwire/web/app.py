@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import logging
+import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 
 import anyio
@@ -64,11 +66,24 @@ def _api_router() -> APIRouter:
 async def _announce_first_start(runtime: Runtime) -> None:
     async with runtime.sessions() as session:
         if await count_users(session) == 0:
+            command = _own_command()
             log.warning(
                 "No users yet. Create the first admin with: "
-                "authwire users create <username> --superuser, "
-                "then an API token with: authwire tokens create <username>"
+                "%s users create <username> --superuser --no-password "
+                "(or --password-stdin to sign in with a password later), "
+                "then an API token with: %s tokens create <username>",
+                command,
+                command,
             )
+
+
+def _own_command() -> str:
+    """How the operator started this process (`.venv/bin/authwire`, say), so
+    that the advice can be pasted as it is; plain `authwire` otherwise."""
+    started_as = sys.argv[0] if sys.argv else ""
+    if Path(started_as).name == "authwire":
+        return started_as
+    return "authwire"
 
 
 def create_app(
