@@ -131,6 +131,112 @@ def test_invalid_account_definition_names_the_field(data_dir: Path) -> None:
     assert "scope: is required" in result.stderr
 
 
+def test_invalid_method_definition_is_called_a_method_definition(
+    data_dir: Path,
+) -> None:
+    authwire(data_dir, "applications", "create", "IT Desk")
+    result = authwire(
+        data_dir, "methods", "create", "IT Desk", "-", stdin=json.dumps({"name": "M"})
+    )
+    assert result.returncode == 1
+    assert "error: the method definition is not valid: " in result.stderr
+    assert "provider_id: " in result.stderr
+    assert "account definition" not in result.stderr
+
+
+def test_invalid_provider_is_refused_in_one_line_naming_the_provider(
+    data_dir: Path,
+) -> None:
+    authwire(data_dir, "applications", "create", "IT Desk")
+    result = authwire(
+        data_dir, "providers", "create", "IT Desk", "", "https://api.example.com"
+    )
+    assert result.returncode == 1
+    assert result.stderr.startswith("error: the web service provider is not valid: ")
+    assert "name: " in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("command", "kind"),
+    [
+        (("accounts", "create", "IT Desk"), "account definition"),
+        (("accounts", "update", "IT Desk", "Static"), "account update"),
+        (("methods", "create", "IT Desk"), "method definition"),
+    ],
+)
+def test_a_missing_definition_file_is_one_line_naming_the_file_and_reason(
+    data_dir: Path, tmp_path: Path, command: tuple[str, ...], kind: str
+) -> None:
+    missing = tmp_path / "nofile.json"
+    result = authwire(data_dir, *command, str(missing))
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines() == [
+        f"error: cannot read the {kind} from {missing}: no such file or directory"
+    ]
+
+
+def test_a_directory_given_as_the_definition_is_refused_in_one_line(
+    data_dir: Path, tmp_path: Path
+) -> None:
+    result = authwire(data_dir, "accounts", "create", "IT Desk", str(tmp_path))
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines() == [
+        f"error: cannot read the account definition from {tmp_path}: is a directory"
+    ]
+
+
+def test_invalid_json_in_a_definition_file_names_the_line_and_column(
+    data_dir: Path, tmp_path: Path
+) -> None:
+    definition = tmp_path / "method.json"
+    definition.write_text('{\n  "name": "X",\n}\n')
+    result = authwire(data_dir, "methods", "create", "IT Desk", str(definition))
+    assert result.returncode == 1
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1
+    assert lines[0].startswith(
+        f"error: the method definition in {definition} is not valid JSON: "
+    )
+    assert lines[0].endswith("(line 3, column 1)")
+
+
+@pytest.mark.parametrize(
+    ("stdin", "problem"),
+    [
+        ('{"name": "X",}', "is not valid JSON: "),
+        ("", "is empty; give a JSON object"),
+        ("[1, 2]", "must be a JSON object ({...}), not an array"),
+    ],
+)
+def test_a_bad_definition_on_standard_input_is_one_line(
+    data_dir: Path, stdin: str, problem: str
+) -> None:
+    result = authwire(data_dir, "accounts", "create", "IT Desk", "-", stdin=stdin)
+    assert result.returncode == 1
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1
+    assert lines[0].startswith("error: the account definition on standard input ")
+    assert problem in lines[0]
+
+
+def test_authorizing_a_bearer_account_says_why_once(data_dir: Path) -> None:
+    authwire(data_dir, "applications", "create", "IT Desk")
+    authwire(data_dir, "users", "create", "admin", "--superuser", "--no-password")
+    definition = {"name": "Static", "kind": "bearer", "bearer_token": "static-token-1"}
+    authwire(
+        data_dir, "accounts", "create", "IT Desk", "-", stdin=json.dumps(definition)
+    )
+    result = authwire(
+        data_dir, "accounts", "authorize", "IT Desk", "Static", "--as", "admin"
+    )
+    assert result.returncode == 1
+    assert result.stderr.count("have no authorization step") == 1
+    assert result.stderr.startswith(
+        "error: kind: bearer accounts have no authorization step;"
+    )
+
+
 def test_rotate_keys_re_encrypts_and_drops_the_old_key(data_dir: Path) -> None:
     authwire(data_dir, "applications", "create", "IT Desk")
     definition = {"name": "Static", "kind": "bearer", "bearer_token": "static-token-1"}

@@ -79,7 +79,11 @@ def accounts_create(
     Secrets come in the JSON, from a file or standard input, so that they stay
     out of the shell history and the process list.
     """
-    data = validated(AuthAccountCreate, read_json(definition))
+    data = validated(
+        AuthAccountCreate,
+        read_json(definition, "account definition"),
+        "account definition",
+    )
 
     async def work(runtime: Runtime, session: AsyncSession) -> dict[str, Any]:
         found = await app_service.find_application(session, OPERATOR, application)
@@ -102,7 +106,11 @@ def accounts_create(
 @accounts_cli.command("update")
 def accounts_update(application: str, account: str, definition: str) -> None:
     """Change an auth account from a JSON object of the fields to change."""
-    data = validated(AuthAccountUpdate, read_json(definition))
+    data = validated(
+        AuthAccountUpdate,
+        read_json(definition, "account update"),
+        "account update",
+    )
 
     async def work(runtime: Runtime, session: AsyncSession) -> dict[str, Any]:
         found = await _account(session, application, account)

@@ -27,6 +27,11 @@ def providers_create(
     description: Annotated[str, typer.Option()] = "",
 ) -> None:
     """Create a provider: a remote system's name and base URL."""
+    data = validated(
+        provider_service.ProviderCreate,
+        {"name": name, "base_url": base_url, "description": description},
+        "web service provider",
+    )
 
     async def work(runtime: Runtime, session: AsyncSession) -> dict[str, Any]:
         found = await app_service.find_application(session, OPERATOR, application)
@@ -34,9 +39,7 @@ def providers_create(
             session,
             runtime.settings,
             found.id,
-            provider_service.ProviderCreate(
-                name=name, base_url=base_url, description=description
-            ),
+            data,
         )
         await session.commit()
         await session.refresh(created)
@@ -71,7 +74,11 @@ def methods_create(
 ) -> None:
     """Create a method from a JSON definition (secret entries stay off the
     command line)."""
-    data = validated(method_service.MethodCreate, read_json(definition))
+    data = validated(
+        method_service.MethodCreate,
+        read_json(definition, "method definition"),
+        "method definition",
+    )
 
     async def work(runtime: Runtime, session: AsyncSession) -> dict[str, Any]:
         found = await app_service.find_application(session, OPERATOR, application)

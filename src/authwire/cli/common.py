@@ -62,34 +62,81 @@ def run(work: Callable[[Runtime, AsyncSession], Awaitable[T]]) -> T:
     try:
         return asyncio.run(main())
     except InvalidInputError as exc:
-        details = "".join(
-            f"\n  {field}: {problem}" for field, problem in exc.fields.items()
-        )
-        raise fail(exc.message + details) from None
+        raise fail(_with_fields(exc)) from None
     except AuthwireError as exc:
         raise fail(exc.message) from None
+
+
+def _with_fields(exc: InvalidInputError) -> str:
+    """The message, then each field's problem on a line of its own; a lone
+    problem that the message already states is not repeated."""
+    problems = list(exc.fields.values())
+    if len(problems) == 1 and problems[0] in exc.message:
+        return exc.message
+    return exc.message + "".join(
+        f"\n  {field}: {problem}" for field, problem in exc.fields.items()
+    )
 
 
 def echo_json(data: Any) -> None:
     typer.echo(json.dumps(data, indent=2, default=str))
 
 
-def read_json(source: str) -> dict[str, Any]:
-    text = sys.stdin.read() if source == "-" else Path(source).read_text()
+def read_json(source: str, what: str) -> dict[str, Any]:
+    """The JSON object in the file `source` (`-` for standard input).
+
+    `what` names the kind of definition, such as "method definition", so that
+    every error says which input it is about.
+    """
+    where = "standard input" if source == "-" else source
+    place = "on standard input" if source == "-" else f"in {source}"
+    try:
+        if source == "-":
+            text = sys.stdin.read()
+        else:
+            text = Path(source).read_text(encoding="utf-8")
+    except OSError as exc:
+        reason = (exc.strerror or str(exc)).lower()
+        raise fail(f"cannot read the {what} from {where}: {reason}") from None
+    except UnicodeDecodeError:
+        raise fail(
+            f"cannot read the {what} from {where}: it is not UTF-8 text"
+        ) from None
+    if not text.strip():
+        raise fail(f"the {what} {place} is empty; give a JSON object")
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise fail(f"the account definition is not valid JSON: {exc}") from None
+        raise fail(
+            f"the {what} {place} is not valid JSON: {exc.msg} "
+            f"(line {exc.lineno}, column {exc.colno})"
+        ) from None
     if not isinstance(data, dict):
-        raise fail("the account definition must be a JSON object")
+        raise fail(
+            f"the {what} {place} must be a JSON object ({{...}}), "
+            f"not {_json_type(data)}"
+        )
     return data
 
 
-def validated(model: type[Any], data: dict[str, Any]) -> Any:
+def _json_type(value: Any) -> str:
+    if isinstance(value, list):
+        return "an array"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, bool):
+        return "true or false"
+    if isinstance(value, int | float):
+        return "a number"
+    return "null"
+
+
+def validated(model: type[Any], data: dict[str, Any], what: str) -> Any:
+    """`data` checked by the pydantic `model`; `what` names it in the error."""
     try:
         return model.model_validate(data)
     except ValidationError as exc:
         problems = "; ".join(
             f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()
         )
-        raise fail(f"the account definition is not valid: {problems}") from None
+        raise fail(f"the {what} is not valid: {problems}") from None
