@@ -34,7 +34,49 @@ def _validation_message(error: dict[str, Any]) -> str:
     if kind == "missing":
         return "is required."
     message = str(error.get("msg", "is not valid"))
-    return message[0].lower() + message[1:] + ("" if message.endswith(".") else ".")
+    if not message[1:2].isupper():  # keep JSON, URL and the like as they are
+        message = message[0].lower() + message[1:]
+    return message + ("" if message.endswith(".") else ".")
+
+
+# pydantic's error types for a value that should have been an object.
+_NOT_AN_OBJECT = frozenset({"model_attributes_type", "model_type", "dict_type"})
+
+
+def _json_type(value: Any) -> str:
+    if isinstance(value, list):
+        return "an array"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, bool):
+        return "true or false"
+    if isinstance(value, int | float):
+        return "a number"
+    return "null"
+
+
+def _body_problem(error: dict[str, Any]) -> str | None:
+    """A message for a body that is not a JSON object at all, or None when the
+    error is about a field in it."""
+    location = tuple(error.get("loc", ()))
+    if error.get("type") == "json_invalid" and location[:1] == ("body",):
+        where = f" (at character {location[1]})" if len(location) > 1 else ""
+        reason = str(error.get("ctx", {}).get("error", "it cannot be parsed"))
+        return f"The request body is not valid JSON{where}: {reason}."
+    if location != ("body",):
+        return None
+    if isinstance(error.get("input"), bytes):  # left unparsed: not sent as JSON
+        return (
+            "The request body was not read as JSON: send it as a JSON object "
+            "with the header Content-Type: application/json (with curl, add "
+            "-H 'Content-Type: application/json')."
+        )
+    if error.get("type") in _NOT_AN_OBJECT:
+        return (
+            "The request body must be a JSON object ({...}), not "
+            f"{_json_type(error.get('input'))}."
+        )
+    return None
 
 
 def install_error_handlers(app: FastAPI) -> None:
@@ -56,6 +98,10 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _invalid(_request: Request, exc: RequestValidationError) -> JSONResponse:
         fields: dict[str, str] = {}
         for error in exc.errors():
+            problem = _body_problem(error)
+            if problem is not None:
+                body = ErrorOut(error="invalid_input", message=problem)
+                return JSONResponse(body.model_dump(), status_code=422)
             fields.setdefault(
                 _field_name(tuple(error.get("loc", ()))), _validation_message(error)
             )
