@@ -23,9 +23,13 @@ worker spent in the garbage collector during the storm, a part of its time.
 Each row is the median of --repeat storms, each on a fresh account, with the
 range in the notes: the figures of one storm move with the machine's load.
 
-Baseline: the ideal is one refresh and no waiting for anything else, which
-takes the token endpoint's fixed delay; each run is printed beside it with its
-ratio. The goal: exactly one request at every N, and the last caller served
+Baselines: the ideal is one refresh and no waiting for anything else, which
+takes the token endpoint's fixed delay; the floor is what asyncio itself
+costs for the same callers, when the shared work is only that delay
+(bench/_storm_floor.py, one fresh process per run, N / processes callers).
+At 10,000 callers the floor alone is well over twice the ideal: starting ten
+thousand tasks and waking them again takes longer than the refresh. Each row
+is printed beside both, with its ratios. The goal: exactly one request at every N, and the last caller served
 within 2x the ideal at N = 10,000. Slow figures are reported, not failed; the
 script exits 1 only when a run breaks (more than one request, an error, callers
 with different tokens), which it prints loudly.
@@ -44,6 +48,7 @@ import asyncio
 import os
 import platform
 import statistics
+import subprocess
 import tempfile
 import uuid
 from collections.abc import AsyncIterator
@@ -91,6 +96,7 @@ class Row:
     last_served_ms: float | None
     gc_ms: float | None
     ideal_ms: float
+    floor_ms: float
     problems: list[str]
     notes: list[str]
 
@@ -99,11 +105,11 @@ class Row:
         return bool(self.problems)
 
     def cells(self) -> list[str]:
-        ratio = (
-            f"{self.last_served_ms / self.ideal_ms:.1f}x"
-            if self.last_served_ms is not None
-            else "-"
-        )
+        def ratio(baseline: float) -> str:
+            if self.last_served_ms is None:
+                return "-"
+            return f"{self.last_served_ms / baseline:.1f}x"
+
         return [
             self.backend,
             str(self.processes),
@@ -111,7 +117,9 @@ class Row:
             str(self.requests),
             "-" if self.last_served_ms is None else f"{self.last_served_ms:.0f}",
             f"{self.ideal_ms:.0f}",
-            ratio,
+            ratio(self.ideal_ms),
+            f"{self.floor_ms:.0f}",
+            ratio(self.floor_ms),
             "-" if self.gc_ms is None else f"{self.gc_ms:.0f}",
             "; ".join(["BROKEN: " + p for p in self.problems] + self.notes),
         ]
@@ -125,10 +133,28 @@ HEADER = [
     "last caller (ms)",
     "ideal (ms)",
     "vs ideal",
+    "floor (ms)",
+    "vs floor",
     "GC (ms)",
     "notes",
 ]
-WIDTHS = [10, 9, 7, 14, 16, 10, 8, 7, 0]
+WIDTHS = [10, 9, 7, 14, 16, 10, 8, 10, 8, 7, 0]
+FLOOR_SCRIPT = Path(__file__).with_name("_storm_floor.py")
+
+
+def asyncio_floor_ms(callers: int, delay: float, repeat: int) -> float:
+    """The median of `repeat` runs of bench/_storm_floor.py: `callers`
+    callers sharing one task that only sleeps `delay`, in a fresh process."""
+    runs = []
+    for _ in range(repeat):
+        result = subprocess.run(
+            [sys.executable, str(FLOOR_SCRIPT), str(callers), str(delay)],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        runs.append(float(result.stdout))
+    return statistics.median(runs)
 
 
 def format_line(cells: list[str]) -> str:
@@ -313,6 +339,7 @@ async def measure(
         last_served_ms=statistics.median(times) if times else None,
         gc_ms=statistics.median(pauses) if pauses else None,
         ideal_ms=endpoint.delay * 1000,
+        floor_ms=asyncio_floor_ms(-(-size // processes), endpoint.delay, repeat),
         problems=sorted({p for o in outcomes for p in o.problems}),
         notes=notes,
     )
@@ -326,7 +353,10 @@ async def bench(args: argparse.Namespace) -> list[Row]:
         f"Python {platform.python_version()}, {os.cpu_count()} CPUs; workers "
         f"{'cold (no warm-up)' if args.cold else 'warmed up by one refresh'}; "
         f"medians of {args.repeat} storms.\n"
-        "Baseline (ideal): one refresh and nothing else = the endpoint's delay.\n"
+        "Baselines: the ideal is one refresh and nothing else = the endpoint's "
+        "delay;\nthe floor is what asyncio alone costs: the callers of one "
+        "process (N / processes)\nsharing one task that only sleeps that delay "
+        "(bench/_storm_floor.py).\n"
         "N is the number of callers in all processes together; time runs from "
         "the common start\ninstant to the last caller served.\n"
     )
