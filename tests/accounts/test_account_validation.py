@@ -7,6 +7,7 @@ from typing import Any
 import httpx2
 import pytest
 
+from authwire.runtime import Runtime
 from tests.helpers import GENERIC_ACCOUNT
 
 
@@ -60,6 +61,71 @@ async def test_invalid_generic_account_is_refused_per_field(
     assert body["error"] == "invalid_input"
     assert words in body["fields"][field]
     assert await account_count(api, application_id) == 0
+
+
+@pytest.mark.parametrize(
+    ("field", "example"),
+    [
+        ("authorization_endpoint", "https://login.example.com/oauth2/authorize"),
+        ("token_endpoint", "https://login.example.com/oauth2/token"),
+        ("revocation_endpoint", "https://login.example.com/oauth2/revoke"),
+        ("issuer", "https://login.example.com"),
+    ],
+)
+async def test_a_url_field_that_is_not_a_url_shows_an_example_of_that_field(
+    api: httpx2.AsyncClient, application_id: int, field: str, example: str
+) -> None:
+    response = await post_account(
+        api, application_id, {**GENERIC_ACCOUNT, field: "idp.test/somewhere"}
+    )
+    assert response.status_code == 422, response.text
+    body = response.json()
+    problem = body["fields"][field]
+    assert problem == (
+        f"must be an absolute https:// URL, such as {example}; http:// is accepted "
+        "only for loopback hosts (such as localhost or 127.0.0.1) or with "
+        "AUTHWIRE_ALLOW_HTTP_ENDPOINTS=true."
+    )
+    assert body["message"] == f"The auth account is not valid: {field} {problem}"
+
+
+async def test_an_issuer_alone_that_is_not_a_url_is_refused_like_the_endpoints(
+    api: httpx2.AsyncClient, application_id: int
+) -> None:
+    response = await post_account(
+        api,
+        application_id,
+        {
+            "name": "D",
+            "kind": "oauth2_generic",
+            "client_id": "c",
+            "issuer": "login.example.com",
+        },
+    )
+    assert response.status_code == 422, response.text
+    body = response.json()
+    assert list(body["fields"]) == ["issuer"]
+    assert "such as https://login.example.com;" in body["fields"]["issuer"]
+    assert body["message"] == (
+        f"The auth account is not valid: issuer {body['fields']['issuer']}"
+    )
+    assert await account_count(api, application_id) == 0
+
+
+async def test_with_http_allowed_a_url_field_asks_for_either_scheme(
+    runtime: Runtime, api: httpx2.AsyncClient, application_id: int
+) -> None:
+    runtime.settings = runtime.settings.model_copy(
+        update={"allow_http_endpoints": True}
+    )
+    response = await post_account(
+        api, application_id, {**GENERIC_ACCOUNT, "token_endpoint": "ftp://idp.test/t"}
+    )
+    assert response.status_code == 422, response.text
+    assert response.json()["fields"]["token_endpoint"] == (
+        "must be an absolute https:// or http:// URL, such as "
+        "https://login.example.com/oauth2/token."
+    )
 
 
 async def test_unknown_kind_is_refused(

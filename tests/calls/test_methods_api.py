@@ -155,4 +155,23 @@ async def test_an_invalid_provider_is_refused(
         json={"name": "P", "base_url": base_url},
     )
     assert response.status_code == 422
-    assert words in response.json()["fields"]["base_url"]
+    body = response.json()
+    assert words in body["fields"]["base_url"]
+    assert body["message"] == (
+        f"The web service provider is not valid: base_url {body['fields']['base_url']}"
+    )
+
+
+async def test_a_provider_base_url_that_is_not_a_url_shows_a_base_url_example(
+    api: httpx2.AsyncClient, application_id: int
+) -> None:
+    response = await api.post(
+        f"/api/v1/applications/{application_id}/web-service-providers",
+        json={"name": "P", "base_url": "api.example.com/v2"},
+    )
+    assert response.status_code == 422
+    assert response.json()["fields"]["base_url"] == (
+        "must be an absolute https:// URL, such as https://api.example.com/v2; "
+        "http:// is accepted only for loopback hosts (such as localhost or "
+        "127.0.0.1) or with AUTHWIRE_ALLOW_HTTP_ENDPOINTS=true."
+    )

@@ -23,7 +23,12 @@ def test_webhooks_are_created_listed_and_deleted_with_the_secret_shown_once(
         data_dir, "webhooks", "create", "IT Desk", "http://hooks.example.edu/x"
     )
     assert refused.returncode == 1
-    assert "url: must use https://" in refused.stderr
+    assert refused.stderr.strip().splitlines() == [
+        "error: The webhook endpoint is not valid: url must use https://: tokens "
+        "and secrets would otherwise cross the network unencrypted. (Plain http "
+        "is accepted for loopback hosts, or everywhere with "
+        "AUTHWIRE_ALLOW_HTTP_ENDPOINTS=true.)"
+    ]
     assert refused.stdout == ""
 
     created = authwire(

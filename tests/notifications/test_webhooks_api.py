@@ -88,7 +88,12 @@ async def test_rotating_the_secret_returns_the_new_one_once(
 
 
 BAD_URLS = [
-    ("hooks.example.edu/authwire", "must be an absolute https:// URL"),
+    (
+        "hooks.example.edu/authwire",
+        "must be an absolute https:// URL that accepts POST requests, such as "
+        "https://hooks.example.edu/authwire; http:// is accepted only for "
+        "loopback hosts",
+    ),
     ("ftp://hooks.example.edu/authwire", "must be an absolute https:// URL"),
     ("http://hooks.example.edu/authwire", "must use https://"),
     ("https://bot:pw@hooks.example.edu/authwire", "must not contain a user name"),
@@ -107,7 +112,9 @@ async def test_a_bad_url_is_refused_per_field_with_what_to_change(
         assert body["error"] == "invalid_input"
         assert list(body["fields"]) == ["url"]
         assert problem in body["fields"]["url"], url
-        assert body["message"].startswith("url: ")
+        assert body["message"] == (
+            f"The webhook endpoint is not valid: url {body['fields']['url']}"
+        )
     async with runtime.sessions() as session:
         assert list(await session.scalars(select(WebhookEndpoint))) == []
 

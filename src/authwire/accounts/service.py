@@ -32,6 +32,7 @@ from authwire.accounts.schemas import (
 )
 from authwire.accounts.validation import (
     KIND_FIELDS,
+    URL_EXAMPLES,
     account_problems,
     endpoint_problem,
     normalize_scope,
@@ -141,9 +142,15 @@ async def _discover_endpoints(
         return None
     if not replace and all(plain.get(field) for field in needed):
         return None
-    problem = endpoint_problem(issuer, allow_http=settings.allow_http_endpoints)
+    problem = endpoint_problem(
+        issuer,
+        allow_http=settings.allow_http_endpoints,
+        example=URL_EXAMPLES["issuer"],
+    )
     if problem:
-        raise InvalidInputError.for_field("issuer", problem)
+        raise InvalidInputError(
+            f"The auth account is not valid: issuer {problem}", {"issuer": problem}
+        )
     try:
         metadata = await discoverer(issuer)
     except DiscoveryError as exc:

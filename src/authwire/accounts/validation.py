@@ -59,6 +59,14 @@ URL_FIELDS = (
     "revocation_endpoint",
 )
 
+# What each URL field looks like, for the message when one is not a URL.
+URL_EXAMPLES = {
+    "issuer": "https://login.example.com",
+    "authorization_endpoint": "https://login.example.com/oauth2/authorize",
+    "token_endpoint": "https://login.example.com/oauth2/token",
+    "revocation_endpoint": "https://login.example.com/oauth2/revoke",
+}
+
 # RFC 6749 section 3.3: scope-token = 1*( %x21 / %x23-5B / %x5D-7E )
 _SCOPE_TOKEN = re.compile(r"^[\x21\x23-\x5b\x5d-\x7e]+$")
 _TENANT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9.-]{0,199}$")
@@ -78,8 +86,12 @@ def is_loopback_host(host: str) -> bool:
         return False
 
 
-def endpoint_problem(value: str, *, allow_http: bool) -> str | None:
-    """Why `value` cannot be an OAuth endpoint, or None when it can."""
+def endpoint_problem(
+    value: str, *, allow_http: bool, example: str, described: str = "URL"
+) -> str | None:
+    """Why `value` cannot be an endpoint Authwire sends secrets or tokens to, or
+    None when it can. `example` shows a good value for the field, and
+    `described` what the field takes ("URL" unless there is more to say)."""
     try:
         parts = urlsplit(value)
         host = parts.hostname or ""
@@ -87,7 +99,16 @@ def endpoint_problem(value: str, *, allow_http: bool) -> str | None:
     except ValueError:
         return "is not a valid URL."
     if parts.scheme not in ("https", "http") or not host:
-        return "must be an absolute https:// URL, such as https://login.example.com/oauth2/token."
+        if allow_http:
+            return (
+                f"must be an absolute https:// or http:// {described}, "
+                f"such as {example}."
+            )
+        return (
+            f"must be an absolute https:// {described}, such as {example}; http:// is "
+            "accepted only for loopback hosts (such as localhost or 127.0.0.1) "
+            "or with AUTHWIRE_ALLOW_HTTP_ENDPOINTS=true."
+        )
     if parts.fragment:
         return "must not contain a #fragment (RFC 6749 section 3.1)."
     if parts.username or parts.password:
@@ -135,7 +156,9 @@ def account_problems(
     for field in URL_FIELDS:
         value = values.get(field)
         if field in allowed and value and field not in problems:
-            problem = endpoint_problem(value, allow_http=allow_http)
+            problem = endpoint_problem(
+                value, allow_http=allow_http, example=URL_EXAMPLES[field]
+            )
             if problem:
                 problems[field] = problem
 

@@ -53,13 +53,16 @@ class ProviderOut(BaseModel):
 
 def _check_base_url(value: str, settings: Settings) -> str:
     value = value.strip()
-    problem = endpoint_problem(value, allow_http=settings.allow_http_endpoints)
+    problem = endpoint_problem(
+        value,
+        allow_http=settings.allow_http_endpoints,
+        example="https://api.example.com/v2",
+    )
+    if problem is None and "?" in value:
+        problem = "must not have a query string; put query parameters on the methods."
     if problem:
-        raise InvalidInputError.for_field("base_url", problem)
-    if "?" in value:
-        raise InvalidInputError.for_field(
-            "base_url",
-            "must not have a query string; put query parameters on the methods.",
+        raise InvalidInputError(
+            f"The {NOUN} is not valid: base_url {problem}", {"base_url": problem}
         )
     return value.rstrip("/")
 

@@ -77,22 +77,24 @@ def new_signing_secret() -> str:
 def url_problem(url: str, settings: Settings) -> str | None:
     """Why `url` cannot receive webhooks, or None when it can."""
     try:
-        parts = urlsplit(url)
+        urlsplit(url)
     except ValueError:
         return "is not a valid URL; check the brackets around an IPv6 address."
-    if parts.scheme not in ("https", "http") or not parts.netloc:
-        return (
-            "must be an absolute https:// URL that accepts POST requests, such "
-            "as https://hooks.example.edu/authwire."
-        )
-    return endpoint_problem(url, allow_http=settings.allow_http_endpoints)
+    return endpoint_problem(
+        url,
+        allow_http=settings.allow_http_endpoints,
+        example="https://hooks.example.edu/authwire",
+        described="URL that accepts POST requests",
+    )
 
 
 def _checked_url(url: str, settings: Settings) -> str:
     url = url.strip()
     problem = url_problem(url, settings)
     if problem:
-        raise InvalidInputError.for_field("url", problem)
+        raise InvalidInputError(
+            f"The webhook endpoint is not valid: url {problem}", {"url": problem}
+        )
     return url
 
 
