@@ -8,6 +8,7 @@ from typing import Annotated, Any
 
 import typer
 from pydantic import ValidationError
+from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from authwire.cli.common import (
@@ -58,12 +59,13 @@ def serve(
         raise fail(str(exc)) from None
     configure_logging(settings.log_level)
     logging.getLogger(__name__).info(
-        "Authwire %s on http://%s:%s (base URL %s; redirect URI %s)",
+        "Authwire %s on http://%s:%s (base URL %s; redirect URI %s; database %s)",
         __import__("authwire").__version__,
         settings.host,
         settings.port,
         settings.base_url,
         settings.redirect_uri,
+        make_url(settings.effective_database_url).render_as_string(hide_password=True),
     )
     redact_callback_queries()
     uvicorn.run(
