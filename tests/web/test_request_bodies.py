@@ -68,3 +68,20 @@ def test_field_messages_keep_the_case_of_acronyms() -> None:
     assert _validation_message({"msg": "JSON input should be a string"}) == (
         "JSON input should be a string."
     )
+
+
+async def test_a_body_that_is_not_utf8_is_refused_as_invalid_json(
+    api: httpx2.AsyncClient, application_id: int
+) -> None:
+    response = await api.post(
+        accounts_path(application_id),
+        content=b'{"name": "\xff\x14"}',
+        headers={"Content-Type": "application/json"},
+    )
+    assert response.status_code == 422, response.text
+    assert response.json() == {
+        "error": "invalid_input",
+        "message": "The request body is not valid JSON: byte 10 is not UTF-8 "
+        "text. Send the JSON object encoded as UTF-8.",
+        "fields": {},
+    }

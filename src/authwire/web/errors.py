@@ -79,6 +79,26 @@ def _body_problem(error: dict[str, Any]) -> str | None:
     return None
 
 
+def _unreadable_body(exc: StarletteHTTPException) -> str | None:
+    """A message for a JSON body FastAPI could not even decode (its bare 400,
+    raised from the decoding error), or None for any other HTTP error."""
+    if exc.status_code != 400:
+        return None
+    cause = exc.__cause__
+    if isinstance(cause, UnicodeDecodeError):
+        return (
+            "The request body is not valid JSON: byte "
+            f"{cause.start} is not UTF-8 text. Send the JSON object encoded "
+            "as UTF-8."
+        )
+    if cause is not None and exc.detail == "There was an error parsing the body":
+        return (
+            "The request body could not be read as JSON; send a JSON object "
+            "encoded as UTF-8 with the header Content-Type: application/json."
+        )
+    return None
+
+
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(AuthwireError)
     async def _authwire_error(_request: Request, exc: AuthwireError) -> JSONResponse:
@@ -115,6 +135,10 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        unreadable = _unreadable_body(exc)
+        if unreadable is not None:
+            body = ErrorOut(error="invalid_input", message=unreadable)
+            return JSONResponse(body.model_dump(), status_code=422)
         code = {404: "not_found", 405: "method_not_allowed"}.get(
             exc.status_code, "http_error"
         )
