@@ -27,6 +27,8 @@ and written to logs.
 
 from __future__ import annotations
 
+from typing import Any
+
 
 class AuthwireError(Exception):
     code = "error"
@@ -149,3 +151,17 @@ class TokenEndpointUnavailableError(OAuthError):
 
     code = "token_endpoint_unavailable"
     status_code = 502
+
+
+def json_type_name(value: Any) -> str:
+    """What a JSON value is, for a message that expected an object: "an
+    array", "a string", ..."""
+    if isinstance(value, list):
+        return "an array"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, bool):
+        return "true or false"
+    if isinstance(value, int | float):
+        return "a number"
+    return "null"

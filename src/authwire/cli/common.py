@@ -19,7 +19,7 @@ from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from authwire.db.models import User
-from authwire.errors import AuthwireError, InvalidInputError
+from authwire.errors import AuthwireError, InvalidInputError, json_type_name
 from authwire.runtime import (
     Runtime,
     open_runtime,
@@ -114,21 +114,9 @@ def read_json(source: str, what: str) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise fail(
             f"the {what} {place} must be a JSON object ({{...}}), "
-            f"not {_json_type(data)}"
+            f"not {json_type_name(data)}"
         )
     return data
-
-
-def _json_type(value: Any) -> str:
-    if isinstance(value, list):
-        return "an array"
-    if isinstance(value, str):
-        return "a string"
-    if isinstance(value, bool):
-        return "true or false"
-    if isinstance(value, int | float):
-        return "a number"
-    return "null"
 
 
 def validated(model: type[Any], data: dict[str, Any], what: str) -> Any:

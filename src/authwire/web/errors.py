@@ -11,7 +11,11 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from authwire.errors import AuthenticationRequiredError, AuthwireError
+from authwire.errors import (
+    AuthenticationRequiredError,
+    AuthwireError,
+    json_type_name,
+)
 
 log = logging.getLogger(__name__)
 
@@ -43,18 +47,6 @@ def _validation_message(error: dict[str, Any]) -> str:
 _NOT_AN_OBJECT = frozenset({"model_attributes_type", "model_type", "dict_type"})
 
 
-def _json_type(value: Any) -> str:
-    if isinstance(value, list):
-        return "an array"
-    if isinstance(value, str):
-        return "a string"
-    if isinstance(value, bool):
-        return "true or false"
-    if isinstance(value, int | float):
-        return "a number"
-    return "null"
-
-
 def _body_problem(error: dict[str, Any]) -> str | None:
     """A message for a body that is not a JSON object at all, or None when the
     error is about a field in it."""
@@ -74,7 +66,7 @@ def _body_problem(error: dict[str, Any]) -> str | None:
     if error.get("type") in _NOT_AN_OBJECT:
         return (
             "The request body must be a JSON object ({...}), not "
-            f"{_json_type(error.get('input'))}."
+            f"{json_type_name(error.get('input'))}."
         )
     return None
 
