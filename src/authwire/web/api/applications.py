@@ -7,6 +7,7 @@ from pydantic import BaseModel
 
 from authwire import applications as service
 from authwire.applications import ApplicationCreate, ApplicationOut, ApplicationUpdate
+from authwire.web.api.ids import ApplicationId
 from authwire.web.deps import SessionDep, UserDep
 
 router = APIRouter(prefix="/applications", tags=["applications"])
@@ -33,7 +34,7 @@ async def create_application(
 
 @router.get("/{application_id}", response_model=ApplicationOut)
 async def get_application(
-    application_id: int, session: SessionDep, user: UserDep
+    application_id: ApplicationId, session: SessionDep, user: UserDep
 ) -> ApplicationOut:
     application = await service.administered_application(session, user, application_id)
     return ApplicationOut.model_validate(application)
@@ -41,7 +42,10 @@ async def get_application(
 
 @router.patch("/{application_id}", response_model=ApplicationOut)
 async def update_application(
-    application_id: int, data: ApplicationUpdate, session: SessionDep, user: UserDep
+    application_id: ApplicationId,
+    data: ApplicationUpdate,
+    session: SessionDep,
+    user: UserDep,
 ) -> ApplicationOut:
     application = await service.administered_application(session, user, application_id)
     await service.update_application(session, application, data)
@@ -51,7 +55,7 @@ async def update_application(
 
 @router.delete("/{application_id}", status_code=204)
 async def delete_application(
-    application_id: int, session: SessionDep, user: UserDep
+    application_id: ApplicationId, session: SessionDep, user: UserDep
 ) -> Response:
     application = await service.administered_application(session, user, application_id)
     await session.delete(application)

@@ -26,6 +26,7 @@ from authwire.tokens.revocation import (
     delete_account,
     revoke_account,
 )
+from authwire.web.api.ids import AccountId, ApplicationId
 from authwire.web.deps import RuntimeDep, SessionDep, UserDep
 
 router = APIRouter(
@@ -39,7 +40,10 @@ class AuthAccountList(BaseModel):
 
 @router.get("", response_model=AuthAccountList)
 async def list_auth_accounts(
-    application_id: int, session: SessionDep, user: UserDep, runtime: RuntimeDep
+    application_id: ApplicationId,
+    session: SessionDep,
+    user: UserDep,
+    runtime: RuntimeDep,
 ) -> AuthAccountList:
     await administered_application(session, user, application_id)
     accounts = await service.list_accounts(session, application_id)
@@ -52,7 +56,7 @@ async def list_auth_accounts(
 
 @router.post("", response_model=AuthAccountOut, status_code=201)
 async def create_auth_account(
-    application_id: int,
+    application_id: ApplicationId,
     data: AuthAccountCreate,
     session: SessionDep,
     user: UserDep,
@@ -74,8 +78,8 @@ async def create_auth_account(
 
 @router.get("/{account_id}", response_model=AuthAccountOut)
 async def get_auth_account(
-    application_id: int,
-    account_id: int,
+    application_id: ApplicationId,
+    account_id: AccountId,
     session: SessionDep,
     user: UserDep,
     runtime: RuntimeDep,
@@ -87,8 +91,8 @@ async def get_auth_account(
 
 @router.patch("/{account_id}", response_model=AuthAccountOut)
 async def update_auth_account(
-    application_id: int,
-    account_id: int,
+    application_id: ApplicationId,
+    account_id: AccountId,
     data: AuthAccountUpdate,
     session: SessionDep,
     user: UserDep,
@@ -116,8 +120,8 @@ class AccountDeleted(BaseModel):
 
 @router.delete("/{account_id}", response_model=AccountDeleted)
 async def delete_auth_account(
-    application_id: int,
-    account_id: int,
+    application_id: ApplicationId,
+    account_id: AccountId,
     session: SessionDep,
     user: UserDep,
     runtime: RuntimeDep,
@@ -134,8 +138,8 @@ async def delete_auth_account(
 
 @router.post("/{account_id}/revocation", response_model=RevocationOut)
 async def revoke_auth_account(
-    application_id: int,
-    account_id: int,
+    application_id: ApplicationId,
+    account_id: AccountId,
     session: SessionDep,
     user: UserDep,
     runtime: RuntimeDep,
@@ -161,8 +165,8 @@ def _revoker(runtime: Runtime) -> Revoker:
     summary="Generate: start the authorization-code flow",
 )
 async def start_account_authorization(
-    application_id: int,
-    account_id: int,
+    application_id: ApplicationId,
+    account_id: AccountId,
     session: SessionDep,
     user: UserDep,
     runtime: RuntimeDep,

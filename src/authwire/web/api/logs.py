@@ -30,6 +30,7 @@ from authwire.calls.logs import (
     list_entries,
 )
 from authwire.errors import InvalidInputError
+from authwire.web.api.ids import ApplicationId
 from authwire.web.deps import SessionDep, UserDep
 
 router = APIRouter(
@@ -195,7 +196,7 @@ FilterDep = Annotated[LogFilter, Depends(_log_filter)]
 
 @router.get("", response_model=LogPage)
 async def list_web_service_logs(
-    application_id: int,
+    application_id: ApplicationId,
     session: SessionDep,
     user: UserDep,
     log_filter: FilterDep,
@@ -214,7 +215,7 @@ async def list_web_service_logs(
 
 @router.get("/{entry_id}", response_model=LogEntryOut)
 async def get_web_service_log(
-    application_id: int, entry_id: EntryId, session: SessionDep, user: UserDep
+    application_id: ApplicationId, entry_id: EntryId, session: SessionDep, user: UserDep
 ) -> LogEntryOut:
     await administered_application(session, user, application_id)
     return await get_entry(session, application_id, entry_id)

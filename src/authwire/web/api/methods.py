@@ -12,6 +12,7 @@ from authwire.applications import administered_application
 from authwire.calls import methods as service
 from authwire.calls.executor import CallContext, CallResult
 from authwire.calls.methods import MethodCreate, MethodOut, MethodUpdate
+from authwire.web.api.ids import ApplicationId, MethodId
 from authwire.web.deps import RuntimeDep, SessionDep, UserDep
 
 router = APIRouter(
@@ -26,7 +27,7 @@ class MethodList(BaseModel):
 
 @router.get("", response_model=MethodList)
 async def list_methods(
-    application_id: int, session: SessionDep, user: UserDep
+    application_id: ApplicationId, session: SessionDep, user: UserDep
 ) -> MethodList:
     await administered_application(session, user, application_id)
     found = await service.list_methods(session, application_id)
@@ -35,7 +36,7 @@ async def list_methods(
 
 @router.post("", response_model=MethodOut, status_code=201)
 async def create_method(
-    application_id: int,
+    application_id: ApplicationId,
     data: MethodCreate,
     session: SessionDep,
     user: UserDep,
@@ -50,7 +51,10 @@ async def create_method(
 
 @router.get("/{method_id}", response_model=MethodOut)
 async def get_method(
-    application_id: int, method_id: int, session: SessionDep, user: UserDep
+    application_id: ApplicationId,
+    method_id: MethodId,
+    session: SessionDep,
+    user: UserDep,
 ) -> MethodOut:
     await administered_application(session, user, application_id)
     return service.method_out(
@@ -60,8 +64,8 @@ async def get_method(
 
 @router.patch("/{method_id}", response_model=MethodOut)
 async def update_method(
-    application_id: int,
-    method_id: int,
+    application_id: ApplicationId,
+    method_id: MethodId,
     data: MethodUpdate,
     session: SessionDep,
     user: UserDep,
@@ -77,7 +81,10 @@ async def update_method(
 
 @router.delete("/{method_id}", status_code=204)
 async def delete_method(
-    application_id: int, method_id: int, session: SessionDep, user: UserDep
+    application_id: ApplicationId,
+    method_id: MethodId,
+    session: SessionDep,
+    user: UserDep,
 ) -> Response:
     await administered_application(session, user, application_id)
     method = await service.get_method(session, application_id, method_id)
@@ -96,8 +103,8 @@ class CallParameters(BaseModel):
 
 @router.post("/{method_id}/test", response_model=CallResult)
 async def test_method(
-    application_id: int,
-    method_id: int,
+    application_id: ApplicationId,
+    method_id: MethodId,
     session: SessionDep,
     user: UserDep,
     runtime: RuntimeDep,
@@ -118,8 +125,8 @@ async def test_method(
 
 @router.post("/{method_id}/calls", response_model=CallResult)
 async def call_method(
-    application_id: int,
-    method_id: int,
+    application_id: ApplicationId,
+    method_id: MethodId,
     data: CallParameters,
     session: SessionDep,
     user: UserDep,

@@ -8,6 +8,7 @@ from pydantic import BaseModel
 from authwire.applications import administered_application
 from authwire.calls import providers as service
 from authwire.calls.providers import ProviderCreate, ProviderOut, ProviderUpdate
+from authwire.web.api.ids import ApplicationId, ProviderId
 from authwire.web.deps import RuntimeDep, SessionDep, UserDep
 
 router = APIRouter(
@@ -22,7 +23,7 @@ class ProviderList(BaseModel):
 
 @router.get("", response_model=ProviderList)
 async def list_providers(
-    application_id: int, session: SessionDep, user: UserDep
+    application_id: ApplicationId, session: SessionDep, user: UserDep
 ) -> ProviderList:
     await administered_application(session, user, application_id)
     found = await service.list_providers(session, application_id)
@@ -31,7 +32,7 @@ async def list_providers(
 
 @router.post("", response_model=ProviderOut, status_code=201)
 async def create_provider(
-    application_id: int,
+    application_id: ApplicationId,
     data: ProviderCreate,
     session: SessionDep,
     user: UserDep,
@@ -48,7 +49,10 @@ async def create_provider(
 
 @router.get("/{provider_id}", response_model=ProviderOut)
 async def get_provider(
-    application_id: int, provider_id: int, session: SessionDep, user: UserDep
+    application_id: ApplicationId,
+    provider_id: ProviderId,
+    session: SessionDep,
+    user: UserDep,
 ) -> ProviderOut:
     await administered_application(session, user, application_id)
     provider = await service.get_provider(session, application_id, provider_id)
@@ -57,8 +61,8 @@ async def get_provider(
 
 @router.patch("/{provider_id}", response_model=ProviderOut)
 async def update_provider(
-    application_id: int,
-    provider_id: int,
+    application_id: ApplicationId,
+    provider_id: ProviderId,
     data: ProviderUpdate,
     session: SessionDep,
     user: UserDep,
@@ -74,7 +78,10 @@ async def update_provider(
 
 @router.delete("/{provider_id}", status_code=204)
 async def delete_provider(
-    application_id: int, provider_id: int, session: SessionDep, user: UserDep
+    application_id: ApplicationId,
+    provider_id: ProviderId,
+    session: SessionDep,
+    user: UserDep,
 ) -> Response:
     await administered_application(session, user, application_id)
     provider = await service.get_provider(session, application_id, provider_id)

@@ -16,6 +16,7 @@ from authwire.notifications.endpoints import (
     WebhookEndpointWithSecret,
 )
 from authwire.notifications.history import NotificationOut, recent_notifications
+from authwire.web.api.ids import ApplicationId, EndpointId
 from authwire.web.deps import RuntimeDep, SessionDep, UserDep
 
 router = APIRouter(prefix="/applications/{application_id}", tags=["notifications"])
@@ -31,7 +32,7 @@ class NotificationList(BaseModel):
 
 @router.get("/webhooks", response_model=WebhookEndpointList)
 async def list_webhooks(
-    application_id: int, session: SessionDep, user: UserDep
+    application_id: ApplicationId, session: SessionDep, user: UserDep
 ) -> WebhookEndpointList:
     await administered_application(session, user, application_id)
     endpoints = await service.list_endpoints(session, application_id)
@@ -42,7 +43,7 @@ async def list_webhooks(
 
 @router.post("/webhooks", response_model=WebhookEndpointWithSecret, status_code=201)
 async def create_webhook(
-    application_id: int,
+    application_id: ApplicationId,
     data: WebhookEndpointCreate,
     session: SessionDep,
     user: UserDep,
@@ -60,7 +61,10 @@ async def create_webhook(
 
 @router.get("/webhooks/{endpoint_id}", response_model=WebhookEndpointOut)
 async def get_webhook(
-    application_id: int, endpoint_id: int, session: SessionDep, user: UserDep
+    application_id: ApplicationId,
+    endpoint_id: EndpointId,
+    session: SessionDep,
+    user: UserDep,
 ) -> WebhookEndpointOut:
     await administered_application(session, user, application_id)
     endpoint = await service.get_endpoint(session, application_id, endpoint_id)
@@ -69,8 +73,8 @@ async def get_webhook(
 
 @router.patch("/webhooks/{endpoint_id}", response_model=WebhookEndpointWithSecret)
 async def update_webhook(
-    application_id: int,
-    endpoint_id: int,
+    application_id: ApplicationId,
+    endpoint_id: EndpointId,
     data: WebhookEndpointUpdate,
     session: SessionDep,
     user: UserDep,
@@ -89,7 +93,10 @@ async def update_webhook(
 
 @router.delete("/webhooks/{endpoint_id}", status_code=204)
 async def delete_webhook(
-    application_id: int, endpoint_id: int, session: SessionDep, user: UserDep
+    application_id: ApplicationId,
+    endpoint_id: EndpointId,
+    session: SessionDep,
+    user: UserDep,
 ) -> Response:
     """Deliveries still waiting for this endpoint are dropped with it."""
     await administered_application(session, user, application_id)
@@ -101,7 +108,7 @@ async def delete_webhook(
 
 @router.get("/notifications", response_model=NotificationList)
 async def list_notifications(
-    application_id: int,
+    application_id: ApplicationId,
     session: SessionDep,
     user: UserDep,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
