@@ -175,3 +175,26 @@ async def test_a_provider_base_url_that_is_not_a_url_shows_a_base_url_example(
         "http:// is accepted only for loopback hosts (such as localhost or "
         "127.0.0.1) or with AUTHWIRE_ALLOW_HTTP_ENDPOINTS=true."
     )
+
+
+@pytest.mark.parametrize("field", ["provider_id", "auth_account_id"])
+async def test_a_referenced_id_too_large_for_its_column_is_refused_with_a_422(
+    api: httpx2.AsyncClient, application_id: int, provider_id: int, field: str
+) -> None:
+    body = {
+        "name": "Read",
+        "provider_id": provider_id,
+        "http_method": "GET",
+        "url": "/x",
+        field: 2**70,
+    }
+    created = await api.post(METHODS.format(app=application_id), json=body)
+    assert created.status_code == 422, created.text
+    assert set(created.json()["fields"]) == {field}
+    assert "2147483647" in created.json()["message"]
+    method = await create_method(api, application_id, provider_id)
+    changed = await api.patch(
+        f"{METHODS.format(app=application_id)}/{method['id']}", json={field: 2**40}
+    )
+    assert changed.status_code == 422, changed.text
+    assert set(changed.json()["fields"]) == {field}

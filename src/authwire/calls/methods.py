@@ -14,14 +14,19 @@ import logging
 import re
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from authwire.accounts.kinds import AccountKind, ApiKeyLocation
 from authwire.calls.templates import syntax_problem
-from authwire.db.models import AuthAccount, WebServiceMethod, WebServiceProvider
+from authwire.db.models import (
+    MAX_ROW_ID,
+    AuthAccount,
+    WebServiceMethod,
+    WebServiceProvider,
+)
 from authwire.db.owned import ensure_unique_name, get_owned, list_owned
 from authwire.errors import InvalidInputError
 from authwire.secrets import Keyring
@@ -67,6 +72,10 @@ MEDIA_TYPES = {
 }
 
 
+# An id of a row in this application: in range for the id columns.
+RowId = Annotated[int, Field(ge=1, le=MAX_ROW_ID)]
+
+
 class NameValue(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -90,7 +99,7 @@ class _MethodFields(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     description: str | None = Field(None, max_length=4000)
-    auth_account_id: int | None = None
+    auth_account_id: RowId | None = None
     query: list[NameValue] | None = None
     headers: list[NameValue] | None = None
     body: str | None = Field(None, max_length=1_000_000)
@@ -103,7 +112,7 @@ class _MethodFields(BaseModel):
 
 class MethodCreate(_MethodFields):
     name: str = Field(min_length=1, max_length=200)
-    provider_id: int
+    provider_id: RowId
     http_method: HttpMethod
     url: str = Field(
         max_length=8000,
@@ -114,7 +123,7 @@ class MethodCreate(_MethodFields):
 
 class MethodUpdate(_MethodFields):
     name: str | None = Field(None, min_length=1, max_length=200)
-    provider_id: int | None = None
+    provider_id: RowId | None = None
     http_method: HttpMethod | None = None
     url: str | None = Field(None, max_length=8000)
 

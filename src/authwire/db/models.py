@@ -27,6 +27,11 @@ from sqlalchemy.orm import (
 
 from authwire.db.types import UTCDateTime, utcnow
 
+# The largest id an Integer primary key holds on both databases (PostgreSQL's
+# integer is 32 bits). Ids from outside are checked against it before any
+# query, so that one too large is a clear 422, not a database error.
+MAX_ROW_ID = 2**31 - 1
+
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
     "uq": "uq_%(table_name)s_%(column_0_name)s",

@@ -14,7 +14,7 @@ from fastapi import Path
 from pydantic import BeforeValidator
 from pydantic_core import PydanticCustomError
 
-MAX_ROW_ID = 2**31 - 1
+from authwire.db.models import MAX_ROW_ID
 
 
 def _row_id(what: str) -> BeforeValidator:
