@@ -198,3 +198,40 @@ async def test_a_referenced_id_too_large_for_its_column_is_refused_with_a_422(
     )
     assert changed.status_code == 422, changed.text
     assert set(changed.json()["fields"]) == {field}
+
+
+async def test_null_in_a_change_puts_a_setting_back_to_its_default(
+    api: httpx2.AsyncClient, application_id: int, provider_id: int
+) -> None:
+    method = await create_method(
+        api,
+        application_id,
+        provider_id,
+        timeout_seconds=5,
+        max_retries=4,
+        sample_parameters={"id": 7},
+    )
+    path = f"{METHODS.format(app=application_id)}/{method['id']}"
+    changed = await api.patch(
+        path,
+        json={"timeout_seconds": None, "max_retries": None, "sample_parameters": None},
+    )
+    assert changed.status_code == 200, changed.text
+    stored = (await api.get(path)).json()
+    assert stored["timeout_seconds"] == 30.0
+    assert stored["max_retries"] == 2
+    assert stored["sample_parameters"] == {}
+
+
+@pytest.mark.parametrize("field", ["provider_id", "http_method", "url"])
+async def test_null_for_a_field_a_method_needs_is_refused_and_nothing_changes(
+    api: httpx2.AsyncClient, application_id: int, provider_id: int, field: str
+) -> None:
+    method = await create_method(api, application_id, provider_id)
+    path = f"{METHODS.format(app=application_id)}/{method['id']}"
+    changed = await api.patch(path, json={field: None, "description": "new"})
+    assert changed.status_code == 422, changed.text
+    assert changed.json()["fields"] == {
+        field: "cannot be null; leave it out to keep the current value."
+    }
+    assert (await api.get(path)).json() == method

@@ -367,6 +367,23 @@ def _write(method: WebServiceMethod, keyring: Keyring, draft: _Draft) -> None:
     )
 
 
+# What a method has when a field is not given (create) or given as null
+# (update): null in a change means "back to the default".
+_DEFAULTS: dict[str, Any] = {
+    "timeout_seconds": 30.0,
+    "max_retries": 2,
+    "sample_parameters": {},
+}
+
+# Fields a method cannot be without: null in a change is refused.
+_LEAVE_OUT = "cannot be null; leave it out to keep the current value."
+_REQUIRED = {
+    "provider_id": _LEAVE_OUT,
+    "http_method": _LEAVE_OUT,
+    "url": _LEAVE_OUT,
+}
+
+
 async def create_method(
     session: AsyncSession, keyring: Keyring, application_id: int, data: MethodCreate
 ) -> WebServiceMethod:
@@ -378,9 +395,13 @@ async def create_method(
             "url": data.url,
             "body": data.body,
             "content_type": (data.content_type or ContentType.NONE).value,
-            "timeout_seconds": data.timeout_seconds or 30.0,
+            "timeout_seconds": data.timeout_seconds or _DEFAULTS["timeout_seconds"],
             "retry_enabled": data.retry_enabled,
-            "max_retries": data.max_retries if data.max_retries is not None else 2,
+            "max_retries": (
+                data.max_retries
+                if data.max_retries is not None
+                else _DEFAULTS["max_retries"]
+            ),
             "sample_parameters": data.sample_parameters or {},
         },
         {"query": {}, "headers": {}},
@@ -443,6 +464,11 @@ async def update_method(
     ):
         if field in given:
             value = given[field]
+            if value is None and field in _REQUIRED:
+                draft.problem(field, _REQUIRED[field])
+                continue
+            if value is None and field in _DEFAULTS:
+                value = _DEFAULTS[field]
             draft.values[field] = value.value if isinstance(value, StrEnum) else value
     for part in ("query", "headers"):
         if getattr(data, part) is not None:
