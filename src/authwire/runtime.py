@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from authwire import __version__
 from authwire.calls import network
+from authwire.calls.egress import EgressGuard
 from authwire.calls.executor import Caller
 from authwire.calls.log_writer import LogWriter
 from authwire.data_dir import ensure_data_dir
@@ -136,7 +137,10 @@ async def open_runtime(
         ),
         headers={"User-Agent": f"Authwire/{__version__}"},
     )
-    network.install(http_client)
+    egress = EgressGuard.from_settings(
+        settings.egress_deny, allow_metadata=settings.egress_allow_metadata
+    )
+    egress_at_connect = network.install(http_client, egress)
     return Runtime(
         settings=settings,
         engine=engine,
@@ -154,5 +158,7 @@ async def open_runtime(
             metrics=metrics,
             http_client=http_client,
             log_writer=LogWriter(sessions),
+            egress=egress,
+            egress_at_connect=egress_at_connect,
         ),
     )

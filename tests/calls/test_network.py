@@ -1,5 +1,6 @@
-"""The call path's sockets: idle connections that the server closed are
-noticed cheaply, and everything else behaves as httpcore2's own backend."""
+"""The call path's sockets: connections only to addresses the egress guard
+allows, idle connections that the server closed noticed cheaply, and
+everything else as httpcore2's own backend does it."""
 
 from __future__ import annotations
 
@@ -11,7 +12,10 @@ from collections.abc import AsyncIterator
 import httpx2
 import pytest
 
-from authwire.calls.network import SocketKeepingBackend, install, socket_has_input
+from authwire.calls.egress import EgressGuard, EgressRefusedError
+from authwire.calls.network import CallBackend, install, socket_has_input
+
+OPEN = EgressGuard.from_settings("", allow_metadata=False)
 
 
 def test_a_quiet_socket_has_no_input_and_data_or_a_close_is_input() -> None:
@@ -34,10 +38,10 @@ def test_a_socket_that_is_gone_counts_as_readable() -> None:
 
 async def test_a_client_gets_the_backend_in_its_pool() -> None:
     async with httpx2.AsyncClient() as client:
-        assert install(client) == 1
+        assert install(client, OPEN) is True
         assert isinstance(
             client._transport._pool._network_backend,  # type: ignore[attr-defined]
-            SocketKeepingBackend,
+            CallBackend,
         )
 
 
@@ -47,7 +51,7 @@ async def test_a_client_on_a_mock_transport_is_left_alone(
     mock = httpx2.MockTransport(lambda request: httpx2.Response(204))
     async with httpx2.AsyncClient(transport=mock) as client:
         with caplog.at_level(logging.WARNING):
-            assert install(client) == 0
+            assert install(client, OPEN) is False
         assert (await client.get("http://service.test/")).status_code == 204
     assert caplog.records == []
 
@@ -94,7 +98,7 @@ async def test_an_idle_connection_the_server_closed_is_replaced(
 ) -> None:
     server, url = closing_server
     async with httpx2.AsyncClient() as client:
-        assert install(client) == 1
+        assert install(client, OPEN) is True
         assert (await client.get(url)).text == "ok"
         await asyncio.sleep(0.2)  # the server has closed the idle connection
         assert (await client.get(url)).text == "ok"
@@ -107,7 +111,66 @@ async def test_a_kept_alive_connection_is_reused(
     server, url = closing_server
     server.close_after = 5
     async with httpx2.AsyncClient() as client:
-        install(client)
+        install(client, OPEN)
         for _ in range(3):
             assert (await client.get(url)).text == "ok"
     assert server.connections == 1
+
+
+async def test_a_name_that_resolves_to_a_refused_network_is_not_connected(
+    closing_server: tuple[ClosingServer, str],
+) -> None:
+    server, url = closing_server
+    loopback_denied = EgressGuard.from_settings("127.0.0.0/8", allow_metadata=False)
+    async with httpx2.AsyncClient() as client:
+        install(client, loopback_denied)
+        by_name = url.replace("127.0.0.1", "localhost")
+        with pytest.raises(EgressRefusedError, match="127.0.0.0/8"):
+            await client.get(by_name)
+    assert server.connections == 0
+
+
+class RebindingGuard(EgressGuard):
+    """Resolves every name to a dead loopback address first, then to the
+    real one, as a name with two addresses of which one is down."""
+
+    async def resolve(self, host: str, port: int) -> list[str]:
+        return ["127.0.0.2", "127.0.0.1"]
+
+
+async def test_the_next_checked_address_is_tried_when_one_refuses(
+    closing_server: tuple[ClosingServer, str],
+) -> None:
+    server, url = closing_server
+    async with httpx2.AsyncClient() as client:
+        install(client, RebindingGuard(frozenset(), ()))
+        response = await client.get(url.replace("127.0.0.1", "service.test"))
+        assert response.text == "ok"
+    assert server.connections == 1
+
+
+class UnknownNameGuard(EgressGuard):
+    """Answers as the resolver does for a name that does not exist (asking
+    no DNS server: the tests reach loopback only)."""
+
+    async def resolve(self, host: str, port: int) -> list[str]:
+        raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+
+
+async def test_a_name_that_does_not_resolve_is_a_connect_error() -> None:
+    async with httpx2.AsyncClient() as client:
+        install(client, UnknownNameGuard(frozenset(), ()))
+        with pytest.raises(httpx2.ConnectError, match="cannot resolve"):
+            await client.get("http://no-such-host.test/")
+
+
+async def test_a_proxy_from_the_environment_leaves_egress_to_the_call_path(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("HTTPS_PROXY", "http://127.0.0.1:3128")
+    async with httpx2.AsyncClient() as client:
+        assert install(client, OPEN) is False
+        proxies = [t for t in client._mounts.values() if t is not None]  # noqa: SLF001
+        assert proxies
+        backend = proxies[0]._pool._network_backend  # type: ignore[attr-defined]
+        assert isinstance(backend, CallBackend)

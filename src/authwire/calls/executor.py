@@ -169,7 +169,12 @@ class Caller:
         metrics: Metrics,
         http_client: httpx2.AsyncClient,
         log_writer: LogWriter,
+        egress: EgressGuard,
+        egress_at_connect: bool,
     ) -> None:
+        """`egress_at_connect`: the client's connections check `egress`
+        themselves (`calls.network`), so a call checks names and literals
+        only, without a DNS lookup of its own."""
         self._sessions = sessions
         self._keyring = keyring
         self._keeper = keeper
@@ -177,9 +182,8 @@ class Caller:
         self._metrics = metrics
         self._http = http_client
         self._log_writer = log_writer
-        self._egress = EgressGuard.from_settings(
-            settings.egress_deny, allow_metadata=settings.egress_allow_metadata
-        )
+        self._egress = egress
+        self._egress_at_connect = egress_at_connect
         self._loads: Batcher[tuple[int, int], _Loaded] = Batcher(
             self._load_many, max_batch=200, name="web service method loader"
         )
@@ -255,7 +259,11 @@ class Caller:
         record.request = request
         parts = urlsplit(request.url)
         try:
-            await self._egress.check(parts.hostname or "", parts.port or 443)
+            await self._egress.check(
+                parts.hostname or "",
+                parts.port or 443,
+                resolve=not self._egress_at_connect,
+            )
         except EgressRefusedError as exc:
             raise _Failure(exc.message) from exc
 
@@ -454,6 +462,8 @@ class Caller:
                     chunks.append(chunk)
             finally:
                 await response.aclose()
+        except EgressRefusedError as exc:  # from calls.network, at connect time
+            raise _Failure(exc.message) from exc
         except httpx2.TimeoutException as exc:
             raise _Failure(
                 f"The web service did not answer within {method.timeout_seconds:g} "

@@ -1,19 +1,26 @@
 """The sockets under the call path's HTTP client.
 
-Before it hands out a connection, and again when one is given back, the
-connection pool of httpcore2 (under httpx2) asks every idle connection
-whether the server has closed it: is its socket readable? With the anyio
-backend each question rebuilds the stream's whole table of attributes to
-find the raw socket, so with dozens of idle keep-alive connections a call
-spends more CPU on those questions than on its own request
-(`bench/call_overhead.py`: at 64 calls at once, a third of the call path's
-time). The streams here keep the raw socket from the start and answer the
-question with one `poll`; everything else passes through unchanged.
+Two things are done where a connection is opened, beneath httpx2:
+
+- The egress guard (`calls.egress`) resolves the host and checks every
+  address, and the connection is made to one of those checked addresses, so
+  that a DNS answer that changed since the call path's own check cannot lead
+  to a refused address. Names are resolved once per new connection, not once
+  per call. The TLS handshake still names the host (SNI, certificate check).
+- Streams keep their raw socket. Before it hands out a connection, and again
+  when one is given back, httpcore2's pool asks every idle connection whether
+  the server has closed it: is its socket readable? Through the anyio
+  backend each question rebuilds the stream's whole table of attributes to
+  find the socket, so with dozens of idle keep-alive connections a call
+  spent more CPU on those questions than on its own request
+  (`bench/call_overhead.py`: 976 calls per second before, 1,386 after). Here
+  the question is one `poll`.
 
 The pool's backend has no public setting in httpx2, so `install` sets it on
 the client's pools after they are built. Should a release of httpx2 or
 httpcore2 rename what it looks for, `install` changes nothing and says so at
-start-up; calls then work as before, only slower.
+start-up; calls then work as before, slower, and the call path resolves
+names for its egress check itself.
 """
 
 # The `timeout` parameters are httpcore2's interface, not ours to change.
@@ -28,9 +35,12 @@ import ssl
 from collections.abc import Iterable
 from typing import Any
 
+import anyio
 import httpcore2
 import httpx2
 from httpcore2._backends.auto import AutoBackend
+
+from authwire.calls.egress import EgressGuard
 
 log = logging.getLogger(__name__)
 
@@ -75,11 +85,13 @@ class _Stream(httpcore2.AsyncNetworkStream):
         return self._inner.get_extra_info(info)
 
 
-class SocketKeepingBackend(httpcore2.AsyncNetworkBackend):
-    """httpcore2's own backend, with streams that keep their raw socket."""
+class CallBackend(httpcore2.AsyncNetworkBackend):
+    """httpcore2's own backend, connecting only to addresses that `guard`
+    allows (any, without one), with streams that keep their raw socket."""
 
-    def __init__(self) -> None:
+    def __init__(self, guard: EgressGuard | None) -> None:
         self._inner = AutoBackend()
+        self._guard = guard
 
     async def connect_tcp(
         self,
@@ -89,14 +101,38 @@ class SocketKeepingBackend(httpcore2.AsyncNetworkBackend):
         local_address: str | None = None,
         socket_options: Iterable[Any] | None = None,
     ) -> httpcore2.AsyncNetworkStream:
-        stream = await self._inner.connect_tcp(
-            host,
-            port,
-            timeout=timeout,
-            local_address=local_address,
-            socket_options=socket_options,
-        )
-        return _Stream(stream)
+        if self._guard is None:
+            stream = await self._inner.connect_tcp(
+                host,
+                port,
+                timeout=timeout,
+                local_address=local_address,
+                socket_options=socket_options,
+            )
+            return _Stream(stream)
+        try:
+            with anyio.fail_after(timeout):
+                addresses = await self._guard.resolve(host, port)
+        except TimeoutError as exc:
+            raise httpcore2.ConnectTimeout(f"resolving {host} timed out") from exc
+        except OSError as exc:
+            raise httpcore2.ConnectError(f"cannot resolve {host}: {exc}") from exc
+        failure: Exception | None = None
+        for address in addresses:  # in the resolver's order, as a client would
+            try:
+                stream = await self._inner.connect_tcp(
+                    address,
+                    port,
+                    timeout=timeout,
+                    local_address=local_address,
+                    socket_options=socket_options,
+                )
+            except (httpcore2.ConnectError, httpcore2.ConnectTimeout) as exc:
+                failure = exc
+                continue
+            return _Stream(stream)
+        assert failure is not None  # resolve() never answers no address
+        raise failure
 
     async def connect_unix_socket(
         self,
@@ -113,27 +149,32 @@ class SocketKeepingBackend(httpcore2.AsyncNetworkBackend):
         await self._inner.sleep(seconds)
 
 
-def install(client: httpx2.AsyncClient) -> int:
-    """Give the connection pools of `client` (its own and those of proxies
-    from the environment) a `SocketKeepingBackend`; returns how many got one.
-    Transports that are not network pools (a test's mock) are left alone."""
-    transports = [
-        getattr(client, "_transport", None),
-        *getattr(client, "_mounts", {}).values(),
-    ]
-    installed = 0
-    for transport in transports:
-        if not isinstance(transport, httpx2.AsyncHTTPTransport):
-            continue
-        pool = getattr(transport, "_pool", None)
-        if isinstance(pool, httpcore2.AsyncConnectionPool) and isinstance(
-            getattr(pool, "_network_backend", None), AutoBackend
-        ):
-            pool._network_backend = SocketKeepingBackend()
-            installed += 1
-        else:
-            log.warning(
-                "the HTTP client's connection pool is not laid out as this "
-                "version of Authwire expects; calls work, with more CPU per call"
-            )
-    return installed
+def install(client: httpx2.AsyncClient, guard: EgressGuard) -> bool:
+    """Give the connection pools of `client` a `CallBackend`: its own pool
+    one with `guard`; the pools of proxies from the environment one without
+    (a proxy's address is not the web service's, and the proxy resolves the
+    web service's name itself). Returns whether every connection the client
+    opens is checked by `guard`: false with a proxy, and for a client on a
+    transport that is not a network pool (a test's mock)."""
+    guarded = _fit(getattr(client, "_transport", None), guard)
+    proxies = [t for t in getattr(client, "_mounts", {}).values() if t is not None]
+    for proxy in proxies:
+        _fit(proxy, None)
+    return guarded and not proxies
+
+
+def _fit(transport: object, guard: EgressGuard | None) -> bool:
+    if not isinstance(transport, httpx2.AsyncHTTPTransport):
+        return False
+    pool = getattr(transport, "_pool", None)
+    if isinstance(pool, httpcore2.AsyncConnectionPool) and isinstance(
+        getattr(pool, "_network_backend", None), AutoBackend
+    ):
+        pool._network_backend = CallBackend(guard)
+        return True
+    log.warning(
+        "the HTTP client's connection pool is not laid out as this version of "
+        "Authwire expects; calls work, with more CPU per call, and egress is "
+        "checked before each call rather than at each connection"
+    )
+    return False
