@@ -404,7 +404,7 @@ async def test_an_unknown_parameter_is_refused_not_ignored(
 
     assert response.status_code == 422, response.text
     problem = response.json()["fields"]["method"]
-    assert "is not a parameter of this list" in problem
+    assert "is not a parameter of this route" in problem
     assert "method_id" in problem
 
 

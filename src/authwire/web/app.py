@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import anyio
-from fastapi import APIRouter, FastAPI, Request, Response
+from fastapi import APIRouter, Depends, FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
@@ -29,7 +29,7 @@ from authwire.web.api import (
     providers,
     webhooks,
 )
-from authwire.web.deps import UserDep
+from authwire.web.deps import UserDep, refuse_unknown_query_parameters
 from authwire.web.errors import ErrorOut, install_error_handlers
 
 log = logging.getLogger(__name__)
@@ -48,7 +48,11 @@ class MeOut(BaseModel):
 
 
 def _api_router() -> APIRouter:
-    api = APIRouter(prefix="/api/v1", responses=_ERRORS)
+    api = APIRouter(
+        prefix="/api/v1",
+        responses=_ERRORS,
+        dependencies=[Depends(refuse_unknown_query_parameters)],
+    )
 
     @api.get("/me", response_model=MeOut, tags=["users"])
     async def me(user: UserDep) -> MeOut:

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi import APIRouter, Depends, Path, Query
 from pydantic import BeforeValidator
 from pydantic_core import PydanticCustomError
 
@@ -29,7 +29,6 @@ from authwire.calls.logs import (
     get_entry,
     list_entries,
 )
-from authwire.errors import InvalidInputError
 from authwire.web.api.ids import ApplicationId
 from authwire.web.deps import SessionDep, UserDep
 
@@ -162,7 +161,6 @@ EntryId = Annotated[
 
 
 def _log_filter(
-    request: Request,
     success: Success = None,
     method_id: MethodId = None,
     account_id: AccountId = None,
@@ -172,13 +170,6 @@ def _log_filter(
     since: Since = None,
     until: Until = None,
 ) -> LogFilter:
-    known = set(LogFilter.model_fields) | {"limit", "cursor"}
-    unknown = sorted(set(request.query_params) - known)
-    if unknown:
-        problem = "is not a parameter of this list; use " + ", ".join(sorted(known))
-        raise InvalidInputError(
-            f"{unknown[0]}: {problem}.", {name: problem + "." for name in unknown}
-        )
     return LogFilter(
         success=success,
         method_id=method_id,
