@@ -101,23 +101,12 @@ class CallBackend(httpcore2.AsyncNetworkBackend):
         local_address: str | None = None,
         socket_options: Iterable[Any] | None = None,
     ) -> httpcore2.AsyncNetworkStream:
-        if self._guard is None:
-            stream = await self._inner.connect_tcp(
-                host,
-                port,
-                timeout=timeout,
-                local_address=local_address,
-                socket_options=socket_options,
-            )
-            return _Stream(stream)
-        try:
-            with anyio.fail_after(timeout):
-                addresses = await self._guard.resolve(host, port)
-        except TimeoutError as exc:
-            raise httpcore2.ConnectTimeout(f"resolving {host} timed out") from exc
-        except OSError as exc:
-            raise httpcore2.ConnectError(f"cannot resolve {host}: {exc}") from exc
-        failure: Exception | None = None
+        addresses = (
+            [host]
+            if self._guard is None
+            else await _checked_addresses(self._guard, host, port, timeout)
+        )
+        failure: Exception = httpcore2.ConnectError(f"{host} has no address")
         for address in addresses:  # in the resolver's order, as a client would
             try:
                 stream = await self._inner.connect_tcp(
@@ -131,7 +120,6 @@ class CallBackend(httpcore2.AsyncNetworkBackend):
                 failure = exc
                 continue
             return _Stream(stream)
-        assert failure is not None  # resolve() never answers no address
         raise failure
 
     async def connect_unix_socket(
@@ -147,6 +135,20 @@ class CallBackend(httpcore2.AsyncNetworkBackend):
 
     async def sleep(self, seconds: float) -> None:
         await self._inner.sleep(seconds)
+
+
+async def _checked_addresses(
+    guard: EgressGuard, host: str, port: int, timeout: float | None
+) -> list[str]:
+    """The addresses of `host`, each allowed by `guard`; a failure to
+    resolve is reported as httpcore2 reports a failed connect."""
+    try:
+        with anyio.fail_after(timeout):
+            return await guard.resolve(host, port)
+    except TimeoutError as exc:
+        raise httpcore2.ConnectTimeout(f"resolving {host} timed out") from exc
+    except OSError as exc:
+        raise httpcore2.ConnectError(f"cannot resolve {host}: {exc}") from exc
 
 
 def install(client: httpx2.AsyncClient, guard: EgressGuard) -> bool:
