@@ -377,11 +377,7 @@ _DEFAULTS: dict[str, Any] = {
 
 # Fields a method cannot be without: null in a change is refused.
 _LEAVE_OUT = "cannot be null; leave it out to keep the current value."
-_REQUIRED = {
-    "provider_id": _LEAVE_OUT,
-    "http_method": _LEAVE_OUT,
-    "url": _LEAVE_OUT,
-}
+_REQUIRED = frozenset({"provider_id", "http_method", "url"})
 
 
 async def create_method(
@@ -402,7 +398,9 @@ async def create_method(
                 if data.max_retries is not None
                 else _DEFAULTS["max_retries"]
             ),
-            "sample_parameters": data.sample_parameters or {},
+            "sample_parameters": (
+                data.sample_parameters or _DEFAULTS["sample_parameters"]
+            ),
         },
         {"query": {}, "headers": {}},
     )
@@ -465,7 +463,7 @@ async def update_method(
         if field in given:
             value = given[field]
             if value is None and field in _REQUIRED:
-                draft.problem(field, _REQUIRED[field])
+                draft.problem(field, _LEAVE_OUT)
                 continue
             if value is None and field in _DEFAULTS:
                 value = _DEFAULTS[field]
