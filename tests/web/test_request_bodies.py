@@ -85,3 +85,19 @@ async def test_a_body_that_is_not_utf8_is_refused_as_invalid_json(
         "text. Send the JSON object encoded as UTF-8.",
         "fields": {},
     }
+
+
+async def test_an_empty_body_asks_for_a_json_object(
+    api: httpx2.AsyncClient, application_id: int
+) -> None:
+    response = await api.post(
+        accounts_path(application_id),
+        content=b"",
+        headers={"Content-Type": "application/json"},
+    )
+
+    assert response.status_code == 422, response.text
+    assert response.json()["message"] == (
+        "The request has no body: send a JSON object with the header "
+        "Content-Type: application/json."
+    )

@@ -57,6 +57,11 @@ def _body_problem(error: dict[str, Any]) -> str | None:
         return f"The request body is not valid JSON{where}: {reason}."
     if location != ("body",):
         return None
+    if error.get("type") == "missing":
+        return (
+            "The request has no body: send a JSON object with the header "
+            "Content-Type: application/json."
+        )
     if isinstance(error.get("input"), bytes):  # left unparsed: not sent as JSON
         return (
             "The request body was not read as JSON: send it as a JSON object "
