@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from authwire.data_dir import ensure_data_dir
+from authwire.secrets import key_file_path, load_or_create_key_file
 
 
 def test_a_new_data_directory_is_private(tmp_path: Path) -> None:
@@ -42,3 +43,17 @@ def test_a_private_existing_directory_is_quiet(
         ensure_data_dir(data_dir)
 
     assert caplog.text == ""
+
+
+def test_a_key_file_others_can_read_is_reported_with_the_chmod(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    load_or_create_key_file(tmp_path)
+    key_file = key_file_path(tmp_path)
+    key_file.chmod(0o644)
+
+    with caplog.at_level(logging.WARNING, logger="authwire.data_dir"):
+        keys = load_or_create_key_file(tmp_path)
+
+    assert len(keys) == 1
+    assert f"run: chmod 600 {key_file}" in caplog.text

@@ -22,11 +22,19 @@ def ensure_data_dir(path: Path) -> None:
         path.mkdir(mode=0o700, parents=True)
         path.chmod(0o700)  # mkdir's mode is narrowed by the umask, never widened
         return
+    warn_if_others_can_read(path, "data directory", "700")
+
+
+def warn_if_others_can_read(path: Path, what: str, private_mode: str) -> None:
+    """Log a warning, with the chmod to run, when users other than the owner
+    have any access to `path`."""
     mode = path.stat().st_mode & 0o777
     if mode & 0o077:
         log.warning(
-            "data directory %s can be read by other users (mode %o); run: chmod 700 %s",
+            "%s %s can be read by other users (mode %o); run: chmod %s %s",
+            what,
             path,
             mode,
+            private_mode,
             path,
         )

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 
-from authwire.data_dir import ensure_data_dir
+from authwire.data_dir import ensure_data_dir, warn_if_others_can_read
 from authwire.errors import ConfigurationError
 
 log = logging.getLogger(__name__)
@@ -115,14 +115,7 @@ def load_or_create_key_file(data_dir: Path) -> list[bytes]:
     """Read the key file, creating it (mode 0600) on first start."""
     path = key_file_path(data_dir)
     if path.exists():
-        mode = path.stat().st_mode & 0o777
-        if mode & 0o077:
-            log.warning(
-                "key file %s is readable by other users (mode %o); run: chmod 600 %s",
-                path,
-                mode,
-                path,
-            )
+        warn_if_others_can_read(path, "key file", "600")
         return parse_keys(path.read_text())
 
     ensure_data_dir(data_dir)
