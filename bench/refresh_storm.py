@@ -29,10 +29,11 @@ costs for the same callers, when the shared work is only that delay
 (bench/_storm_floor.py, one fresh process per run, N / processes callers).
 At 10,000 callers the floor alone is well over twice the ideal: starting ten
 thousand tasks and waking them again takes longer than the refresh. Each row
-is printed beside both, with its ratios. The goal: exactly one request at every N, and the last caller served
-within 2x the ideal at N = 10,000. Slow figures are reported, not failed; the
-script exits 1 only when a run breaks (more than one request, an error, callers
-with different tokens), which it prints loudly.
+is printed beside both, with its ratios. The goal: exactly one request at
+every N, and the last caller served within 2x the ideal at N = 10,000. Slow
+figures are reported, not failed; the script exits 1 only when a run breaks
+(more than one request, an error, callers with different tokens), which it
+prints loudly.
 """
 
 from __future__ import annotations
