@@ -65,6 +65,13 @@ class InvalidInputError(AuthwireError):
     def for_field(cls, field: str, problem: str) -> InvalidInputError:
         return cls(f"{field}: {problem}", {field: problem})
 
+    @classmethod
+    def about(cls, subject: str, problems: dict[str, str]) -> InvalidInputError:
+        """The `problems` (field: problem) of a `subject` such as "auth
+        account"; the message states the first, so that it reads alone."""
+        field, problem = next(iter(problems.items()))
+        return cls(f"The {subject} is not valid: {field} {problem}", problems)
+
 
 class AuthenticationRequiredError(AuthwireError):
     code = "authentication_required"

@@ -92,10 +92,7 @@ def _check(
     values = {**plain, **{name: True for name in secrets}}
     problems = account_problems(kind, values, allow_http=settings.allow_http_endpoints)
     if problems:
-        first = next(iter(problems.items()))
-        raise InvalidInputError(
-            f"The auth account is not valid: {first[0]} {first[1]}", problems
-        )
+        raise InvalidInputError.about("auth account", problems)
 
 
 def _apply_scope(plain: dict[str, Any]) -> None:
@@ -148,9 +145,7 @@ async def _discover_endpoints(
         example=URL_EXAMPLES["issuer"],
     )
     if problem:
-        raise InvalidInputError(
-            f"The auth account is not valid: issuer {problem}", {"issuer": problem}
-        )
+        raise InvalidInputError.about("auth account", {"issuer": problem})
     try:
         metadata = await discoverer(issuer)
     except DiscoveryError as exc:

@@ -340,11 +340,7 @@ async def _check(
 
 def _raise_problems(draft: _Draft) -> None:
     if draft.problems:
-        first = next(iter(draft.problems.items()))
-        raise InvalidInputError(
-            f"The web service method is not valid: {first[0]} {first[1]}",
-            draft.problems,
-        )
+        raise InvalidInputError.about("web service method", draft.problems)
 
 
 def _write(method: WebServiceMethod, keyring: Keyring, draft: _Draft) -> None:

@@ -61,9 +61,7 @@ def _check_base_url(value: str, settings: Settings) -> str:
     if problem is None and "?" in value:
         problem = "must not have a query string; put query parameters on the methods."
     if problem:
-        raise InvalidInputError(
-            f"The {NOUN} is not valid: base_url {problem}", {"base_url": problem}
-        )
+        raise InvalidInputError.about(NOUN, {"base_url": problem})
     return value.rstrip("/")
 
 

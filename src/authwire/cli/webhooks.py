@@ -5,15 +5,14 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 import typer
-from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from authwire import applications as app_service
 from authwire.cli.common import (
     OPERATOR,
     echo_json,
-    fail,
     run,
+    validated,
 )
 from authwire.notifications import endpoints as notification_endpoints
 from authwire.runtime import Runtime
@@ -31,15 +30,11 @@ def webhooks_create(
     description: Annotated[str, typer.Option(help="What receives them.")] = "",
 ) -> None:
     """Add a webhook endpoint; its signing secret is printed once, last."""
-    try:
-        data = notification_endpoints.WebhookEndpointCreate(
-            url=url, description=description
-        )
-    except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()
-        )
-        raise fail(f"the webhook endpoint is not valid: {problems}") from None
+    data = validated(
+        notification_endpoints.WebhookEndpointCreate,
+        {"url": url, "description": description},
+        "webhook endpoint",
+    )
 
     async def work(runtime: Runtime, session: AsyncSession) -> tuple[int, str]:
         found = await app_service.find_application(session, OPERATOR, application)

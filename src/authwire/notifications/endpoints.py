@@ -92,9 +92,7 @@ def _checked_url(url: str, settings: Settings) -> str:
     url = url.strip()
     problem = url_problem(url, settings)
     if problem:
-        raise InvalidInputError(
-            f"The webhook endpoint is not valid: url {problem}", {"url": problem}
-        )
+        raise InvalidInputError.about("webhook endpoint", {"url": problem})
     return url
 
 
